@@ -1,0 +1,42 @@
+# EchoPilot Ops. `make run` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(BIN)/.dev: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(BIN)/.runtime $@
+
+## Serve the API, admin and scheduler (embedded SQLite + ORM broker by default).
+run: $(BIN)/.runtime
+	bin/run
+
+## Run the linter and the whole test suite (set DATABASE_URL for PostgreSQL).
+test: $(BIN)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Print measured speed and memory figures next to their baselines.
+bench: $(BIN)/.dev
+	bin/bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var/test_*.sqlite3*

@@ -1,0 +1,188 @@
+"""Shared benchmark tools: a gunicorn server on a throwaway database, and wrk.
+
+HTTP figures always come in pairs measured in the same run: the endpoint and
+`/api/ping` (the baseline that touches no database), so the ratio holds on a
+noisy shared machine where absolute numbers do not.
+"""
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "bench-key-0123456789abcdef"
+WRK_ARGS = ["-t2", "-c32", "-d10s"]
+
+
+def django_setup(env: dict) -> None:
+    """Configure Django in this process against the bench environment."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def bench_env(workdir: Path, **extra) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="echopilot.settings",
+        DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3"),
+        ECHOPILOT_LOG_DIR=str(workdir / "logs"),
+        ECHOPILOT_BACKUP_DIR=str(workdir / "backups"),
+        ECHOPILOT_ENV_FILE=os.devnull,
+        DASHBOARD_KEY=KEY,
+        SECRET_KEY="bench-secret-key-0123456789-0123456789",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@contextlib.contextmanager
+def workspace(**extra):
+    """Yield (workdir, env) with a migrated database; remove it afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="echopilot-bench-", dir=ROOT / "var"))
+    env = bench_env(workdir, **extra)
+    try:
+        manage("migrate", "--noinput", "-v0", env=env)
+        yield workdir, env
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def manage(*args: str, env: dict) -> str:
+    out = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict, workers: int = 2):
+    """Serve the app under gunicorn (sync workers) on loopback; yield the base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "echopilot.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+LUA = """
+wrk.method = os.getenv("WRK_METHOD") or "GET"
+wrk.body = os.getenv("WRK_BODY")
+wrk.headers["X-Dash-Key"] = os.getenv("WRK_KEY")
+if wrk.body then wrk.headers["Content-Type"] = "application/json" end
+"""
+
+
+def _seconds(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def wrk(
+    url: str, *, method: str = "GET", body: str | None = None, extra_headers: dict | None = None
+) -> dict:
+    """Load `url` with wrk; return requests/s, p99 (ms), requests and non-2xx count."""
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        script = LUA
+        for name, value in (extra_headers or {}).items():
+            script += f'wrk.headers["{name}"] = "{value}"\n'
+        fh.write(script)
+    env = dict(os.environ, WRK_METHOD=method, WRK_KEY=KEY)
+    if body is not None:
+        env["WRK_BODY"] = body
+    try:
+        out = subprocess.run(
+            ["wrk", *WRK_ARGS, "--latency", "-s", fh.name, url],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(fh.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = _seconds(re.search(r"\s99%\s+(\S+)", out).group(1)) * 1000
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": rps,
+        "p99_ms": p99,
+        "requests": total,
+        "non2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+def compare_http(base: str, cases: list[dict], target: float | None = None) -> list[str]:
+    """wrk `/api/ping` then each case on the same server; print and check ratios.
+
+    A case is {"name", "path", "method"?, "body"?, "target"?}; returns failures.
+    """
+    failures = []
+    ping = wrk(f"{base}/api/ping")
+    print(f"  {'endpoint':38} {'req/s':>9} {'p99 ms':>8} {'ratio':>7}  target")
+    print(f"  {'GET /api/ping (baseline)':38} {ping['rps']:9.0f} {ping['p99_ms']:8.1f} {1:7.2f}")
+    if ping["non2xx"] or ping["socket_errors"]:
+        failures.append(f"/api/ping: {ping['non2xx']} non-2xx {ping['socket_errors']}")
+    for case in cases:
+        method = case.get("method", "GET")
+        res = wrk(f"{base}{case['path']}", method=method, body=case.get("body"))
+        ratio = res["rps"] / ping["rps"] if ping["rps"] else 0.0
+        want = case.get("target", target)
+        label = f"{method} {case.get('name', case['path'])}"
+        mark = "" if want is None else (f">= {want:.2f} " + ("ok" if ratio >= want else "MISSED"))
+        print(f"  {label[:38]:38} {res['rps']:9.0f} {res['p99_ms']:8.1f} {ratio:7.2f}  {mark}")
+        if res["non2xx"] or res["socket_errors"]:
+            failures.append(f"{label}: {res['non2xx']} non-2xx responses {res['socket_errors']}")
+        if want is not None and ratio < want:
+            failures.append(f"{label}: ratio {ratio:.2f} to /api/ping below {want:.2f}")
+    return failures

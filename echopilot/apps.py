@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class EchopilotConfig(AppConfig):
+    name = "echopilot"
+    verbose_name = "EchoPilot Ops"
+
+    def ready(self):
+        from echopilot import checks  # noqa: F401 - registers the system checks

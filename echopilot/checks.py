@@ -1,0 +1,68 @@
+"""System checks: configuration that cannot work stops `check`, `migrate` and start-up."""
+
+import os
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register()
+def environment_values(app_configs, **kwargs):
+    """Report environment variables that could not be parsed."""
+    return [
+        Error(message, hint="Fix the variable in the environment or .env.", id="echopilot.E001")
+        for message in settings.INVALID_SETTINGS.values()
+    ]
+
+
+@register()
+def log_dir_writable(app_configs, **kwargs):
+    path = settings.LOG_DIR
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        return [
+            Error(
+                f"ECHOPILOT_LOG_DIR {path} cannot be created or written.",
+                hint="Point ECHOPILOT_LOG_DIR at a writable directory.",
+                id="echopilot.E002",
+            )
+        ]
+    return []
+
+
+@register()
+def dashboard_key(app_configs, **kwargs):
+    if not settings.DASHBOARD_KEY.strip():
+        return [
+            Warning(
+                "DASHBOARD_KEY is empty: the API refuses every request (503).",
+                hint="Set DASHBOARD_KEY (make run writes a random one to .env).",
+                id="echopilot.W001",
+            )
+        ]
+    short = [k for k in settings.DASHBOARD_KEY.split(",") if 0 < len(k.strip()) < 16]
+    if short:
+        return [
+            Error(
+                "A DASHBOARD_KEY entry is shorter than 16 characters.",
+                hint="Use long random keys (make run writes one to .env).",
+                id="echopilot.E003",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def secret_key_persistent(app_configs, **kwargs):
+    if not settings.SECRET_KEY_FROM_ENV:
+        return [
+            Error(
+                "SECRET_KEY is not set: each process makes its own, so admin "
+                "sessions break across workers and restarts.",
+                hint="Set SECRET_KEY in the environment or .env.",
+                id="echopilot.E004",
+            )
+        ]
+    return []

@@ -1,0 +1,121 @@
+"""One error format for the API: `{"ok": false, "error": code, "detail": text}`."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from echopilot.secrets import redact
+
+logger = logging.getLogger("echopilot.api")
+
+
+class ApiError(exceptions.APIException):
+    """An error with its own status and machine code.
+
+    Raise `ApiError(detail, code="unknown_flag", status_code=404)` or subclass
+    it with class attributes `status_code`, `code` and `default_detail`.
+    """
+
+    status_code = 400
+    code = "invalid"
+    default_detail = "Invalid request."
+
+    def __init__(self, detail=None, *, code=None, status_code=None, extra=None):
+        self.code = code or self.code
+        if status_code is not None:
+            self.status_code = status_code
+        self.extra = extra or {}
+        super().__init__(detail or self.default_detail, self.code)
+
+
+# DRF exception class -> stable machine code.
+CODES = [
+    (exceptions.ParseError, "parse_error"),
+    (exceptions.ValidationError, "invalid"),
+    (exceptions.NotAuthenticated, "unauthorized"),
+    (exceptions.AuthenticationFailed, "unauthorized"),
+    (exceptions.PermissionDenied, "forbidden"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "throttled"),
+]
+
+
+def flatten(detail, prefix="") -> list[str]:
+    """Turn DRF's nested error detail into `field: message` lines."""
+    if isinstance(detail, dict):
+        lines = []
+        for field, value in detail.items():
+            name = "" if field == "non_field_errors" else str(field)
+            lines.extend(flatten(value, f"{prefix}.{name}" if prefix and name else prefix or name))
+        return lines
+    if isinstance(detail, list):
+        if all(not isinstance(v, dict | list) for v in detail):
+            text = " ".join(str(v) for v in detail)
+            return [f"{prefix}: {text}" if prefix else text]
+        lines = []
+        for i, value in enumerate(detail):
+            lines.extend(flatten(value, f"{prefix}[{i}]" if prefix else f"[{i}]"))
+        return lines
+    return [f"{prefix}: {detail}" if prefix else str(detail)]
+
+
+def error_body(code: str, detail: str, **extra) -> dict:
+    body = {"ok": False, "error": code, "detail": redact(detail)}
+    body.update(extra)
+    return body
+
+
+def exception_handler(exc, context):
+    """Render every API exception in the JSON error format."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: Django's 500 handler answers, in JSON under /api/
+
+    if isinstance(exc, ApiError):
+        code = exc.code
+    else:
+        code = next((c for cls, c in CODES if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        detail = "; ".join(flatten(exc.detail)) or "Invalid input."
+    else:
+        detail = str(exc.detail)
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None) is not None:
+        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    extra = getattr(exc, "extra", {}) or {}
+    return Response(error_body(code, detail, **extra), status=exc.status_code, headers=headers)
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith(("/api/", "/ofrep/"))
+
+
+def handler404(request, exception=None):
+    if _wants_json(request):
+        return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if _wants_json(request):
+        return JsonResponse(
+            error_body("server_error", "Internal error; it has been logged."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)

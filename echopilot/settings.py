@@ -1,0 +1,326 @@
+"""Settings for EchoPilot Ops, read from the environment (and `.env` if present).
+
+Every variable is listed with a comment in `.env.example`. Defaults suit a
+single machine on plain HTTP; the production variables in the README make
+`manage.py check --deploy` clean. Values that cannot work are reported by the
+system checks in `echopilot.checks`, so start-up fails with a clear message.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_env_file = Path(os.environ.get("ECHOPILOT_ENV_FILE", BASE_DIR / ".env"))
+if _env_file.is_file():
+    environ.Env.read_env(_env_file, overwrite=False)
+
+
+def _bool(name, default):
+    """Read a boolean; a value that is not one is kept as text for the checks."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    INVALID_SETTINGS[name] = f"{name}={raw!r} is not a boolean (use 1/0, true/false)"
+    return default
+
+
+def _float(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        INVALID_SETTINGS[name] = f"{name}={raw!r} is not a number"
+        return default
+
+
+def _int(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        INVALID_SETTINGS[name] = f"{name}={raw!r} is not an integer"
+        return default
+
+
+# Environment values that could not be parsed; `echopilot.checks` reports them.
+INVALID_SETTINGS: dict[str, str] = {}
+
+DEBUG = _bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    # A per-process random key keeps a fresh checkout runnable; `make run`
+    # writes a persistent one to `.env`, and the check below flags production.
+    from django.core.management.utils import get_random_secret_key
+
+    SECRET_KEY = get_random_secret_key()
+    SECRET_KEY_FROM_ENV = False
+else:
+    SECRET_KEY_FROM_ENV = True
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Comma-separated list; several keys allow rotation. Never logged.
+DASHBOARD_KEY = os.environ.get("DASHBOARD_KEY", "")
+
+LOG_DIR = Path(os.environ.get("ECHOPILOT_LOG_DIR", BASE_DIR / "logs"))
+CONFIG_DIR = Path(os.environ.get("ECHOPILOT_CONFIG_DIR", BASE_DIR / "configs"))
+VAR_DIR = Path(os.environ.get("ECHOPILOT_VAR_DIR", BASE_DIR / "var"))
+BASE_URL = os.environ.get("ECHOPILOT_BASE_URL", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "echopilot",
+    "support",
+    "flags",
+    "experiments",
+    "costs",
+    "incidents",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Counts API response bytes for the cost report (costs issue).
+    "costs.middleware.BandwidthMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "echopilot.urls"
+WSGI_APPLICATION = "echopilot.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+_default_sqlite = f"sqlite:///{VAR_DIR / 'echopilot.sqlite3'}"
+try:
+    DATABASES = {"default": env.db_url("DATABASE_URL", default=_default_sqlite)}
+except Exception as exc:  # noqa: BLE001 - reported by the system check instead
+    INVALID_SETTINGS["DATABASE_URL"] = f"DATABASE_URL cannot be parsed: {exc}"
+    DATABASES = {"default": environ.Env.db_url_config(_default_sqlite)}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the one writer; IMMEDIATE takes the write
+    # lock at BEGIN so two writers queue on the busy timeout instead of one
+    # failing with "database is locked" when it upgrades a read lock.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": _int("SQLITE_BUSY_TIMEOUT", 30),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": (
+            "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
+        ),
+    }
+    # A file, not memory: subprocesses started by tests share the test database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("ECHOPILOT_TEST_DB", str(VAR_DIR / "test_echopilot.sqlite3"))
+    }
+else:
+    if os.environ.get("ECHOPILOT_TEST_DB"):
+        DATABASES["default"]["TEST"] = {"NAME": os.environ["ECHOPILOT_TEST_DB"]}
+
+# Persistent connections: a new SQLite connection re-runs the PRAGMAs above.
+DATABASES["default"]["CONN_MAX_AGE"] = _int("CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Off on purpose: with IMMEDIATE transactions every atomic block takes the
+# SQLite write lock, so services open their own short transactions instead.
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and task queue ---------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "echopilot",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+Q_CLUSTER = {
+    "name": os.environ.get("Q_CLUSTER_NAME", "echopilot"),
+    "workers": _int("Q_WORKERS", 2),
+    "timeout": _int("Q_TIMEOUT", 300),
+    # retry must exceed timeout, or a long task is handed out twice.
+    "retry": _int("Q_TIMEOUT", 300) + 60,
+    "max_attempts": 3,
+    # Keep every successful task: the cost report measures compute from them
+    # (the daily cost task prunes records older than 35 days).
+    "save_limit": 0,
+    "catch_up": False,
+    "poll": 1,
+    "label": "Tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Auth, i18n, static -----------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Only needed for `collectstatic`; WhiteNoise serves from the apps otherwise.
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Security: plain-HTTP defaults, each switchable by environment -----------
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", False)
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if _bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS: list[str] = []
+
+# --- REST framework and API docs --------------------------------------------
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["echopilot.auth.DashKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["echopilot.auth.HasDashKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["echopilot.auth.DashKeyThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["echopilot.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "echopilot.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EchoPilot Ops API",
+    "DESCRIPTION": "Support digest, feature flags, experiments, costs and incidents.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"DashKey": {"type": "apiKey", "in": "header", "name": "X-Dash-Key"}}
+    },
+    "SECURITY": [{"DashKey": []}],
+}
+
+# --- Logging: to stderr, with secrets masked in every record -----------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "echopilot.secrets.RedactFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Request lines can carry URLs with tokens; keep them at WARNING.
+        "django.server": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+# --- App settings (read by the apps at call time as settings.X) ---------------
+# support: IMAP digest. No host/user/password means dry-run.
+IMAP_HOST = os.environ.get("IMAP_HOST", "")
+IMAP_PORT = _int("IMAP_PORT", 0)  # 0: 993 with SSL, 143 without
+IMAP_USER = os.environ.get("IMAP_USER", "")
+IMAP_PASS = os.environ.get("IMAP_PASS", "")
+IMAP_SSL = _bool("IMAP_SSL", True)
+IMAP_MAILBOX = os.environ.get("IMAP_MAILBOX", "INBOX")
+IMAP_TIMEOUT = _float("IMAP_TIMEOUT", 20.0)
+SUPPORT_URGENT_KEYWORDS = env.list(
+    "SUPPORT_URGENT_KEYWORDS",
+    default=["urgent", "down", "outage", "refund", "cancel", "broken"],
+)
+
+# costs: prices, budget, what is measured.
+COST_STORAGE_PER_GB_MONTH = _float("COST_STORAGE_PER_GB_MONTH", 0.023)
+COST_CPU_PER_HOUR = _float("COST_CPU_PER_HOUR", 0.05)
+COST_BANDWIDTH_PER_GB = _float("COST_BANDWIDTH_PER_GB", 0.09)
+COST_ALWAYS_ON_HOURS_PER_DAY = _float("COST_ALWAYS_ON_HOURS_PER_DAY", 0.0)
+COST_CURRENCY = os.environ.get("COST_CURRENCY", "USD")
+COST_MONTHLY_BUDGET_USD = _float("COST_MONTHLY_BUDGET_USD", None)
+COST_BUDGET_THRESHOLDS = os.environ.get("COST_BUDGET_THRESHOLDS", "50,80,100")
+# Extra directories to measure, comma-separated (default: logs, backups, DB).
+COST_STORAGE_DIRS = env.list("COST_STORAGE_DIRS", default=[])
+BACKUP_DIR = Path(os.environ.get("ECHOPILOT_BACKUP_DIR", BASE_DIR / "backups"))
+
+# incidents: thresholds, sources, Telegram.
+SLO_P95_MS = _float("SLO_P95_MS", 1000.0)
+SLO_SUCCESS_MIN = _float("SLO_SUCCESS_MIN", 0.99)
+OPS_WARNING_WINDOW_MINUTES = _float("OPS_WARNING_WINDOW_MINUTES", 10.0)
+INCIDENT_REPEAT_MINUTES = _float("INCIDENT_REPEAT_MINUTES", 240.0)
+INCIDENT_SLO_REPORT_PATH = os.environ.get("INCIDENT_SLO_REPORT_PATH", "")
+INCIDENT_PAYOUT_RECON_PATH = os.environ.get("INCIDENT_PAYOUT_RECON_PATH", "")
+INCIDENT_OPS_SENTINEL_PATH = os.environ.get("INCIDENT_OPS_SENTINEL_PATH", "")
+INCIDENT_PRODUCTION_ALERTS_PATH = os.environ.get("INCIDENT_PRODUCTION_ALERTS_PATH", "")
+TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+TELEGRAM_CHAT_ID = os.environ.get("TELEGRAM_CHAT_ID", "")
+TELEGRAM_API_BASE = os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org")
+TELEGRAM_TIMEOUT = _float("TELEGRAM_TIMEOUT", 10.0)
+
+# Values never to be written to a log, NDJSON line, response or admin page.
+SECRET_SETTINGS = ("DASHBOARD_KEY", "IMAP_PASS", "TELEGRAM_BOT_TOKEN", "SECRET_KEY")

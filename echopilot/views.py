@@ -1,0 +1,64 @@
+"""Views the whole API shares: health, key check, and JSON 404s under /api/."""
+
+from django.db import DatabaseError, connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from echopilot.serializers import ErrorSerializer, OkSerializer
+
+
+class HealthView(APIView):
+    """Liveness and database reachability; needs no key and reveals nothing else."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(
+        auth=[],
+        responses={
+            200: inline_serializer(
+                "Health",
+                {"ok": serializers.BooleanField(), "database": serializers.CharField()},
+            ),
+            503: ErrorSerializer,
+        },
+    )
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except DatabaseError:
+            return Response(
+                {
+                    "ok": False,
+                    "error": "database_unreachable",
+                    "detail": "The database cannot be reached.",
+                    "database": "unreachable",
+                },
+                status=503,
+            )
+        return Response({"ok": True, "database": "ok"})
+
+
+class PingView(APIView):
+    """Answer `{"ok": true}` to a valid key without touching the database."""
+
+    @extend_schema(responses={200: OkSerializer, 401: ErrorSerializer, 503: ErrorSerializer})
+    def get(self, request):
+        return Response({"ok": True})
+
+
+class ApiNotFoundView(APIView):
+    """Any unknown path under /api/: a JSON 404 (after the key check)."""
+
+    schema = None
+
+    def _not_found(self, request, *args, **kwargs):
+        raise exceptions.NotFound("No such endpoint.")
+
+    get = post = put = patch = delete = _not_found

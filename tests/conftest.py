@@ -1,0 +1,139 @@
+"""Shared fixtures: an isolated log dir per test, an API client that sends the key,
+and the environment a subprocess needs to reach the same test database."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_KEY = "test-key-0123456789abcdef"
+OTHER_KEY = "rotated-key-fedcba9876543210"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    """Give each test its own log dir and a known dashboard key, no real secrets."""
+    settings.LOG_DIR = tmp_path / "logs"
+    settings.BACKUP_DIR = tmp_path / "backups"
+    settings.DASHBOARD_KEY = TEST_KEY
+    settings.API_THROTTLE_RATE = ""
+    settings.IMAP_HOST = settings.IMAP_USER = settings.IMAP_PASS = ""
+    settings.TELEGRAM_BOT_TOKEN = settings.TELEGRAM_CHAT_ID = ""
+    settings.BASE_URL = ""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def log_dir(settings) -> Path:
+    return Path(settings.LOG_DIR)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """An API client that sends a valid `X-Dash-Key`."""
+    client = APIClient()
+    client.credentials(HTTP_X_DASH_KEY=TEST_KEY)
+    return client
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+def database_url() -> str:
+    """Return a DATABASE_URL for the database this test process is using."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(s['NAME']).resolve()}"
+    host = s.get("HOST") or "127.0.0.1"
+    port = s.get("PORT") or 5432
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{host}:{port}/{s['NAME']}"
+
+
+def subprocess_env(settings, **extra) -> dict:
+    """Environment for a child process sharing this test's database and log dir."""
+    env = {k: v for k, v in os.environ.items() if k != "ECHOPILOT_ENV_FILE"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="echopilot.settings",
+        DATABASE_URL=database_url(),
+        ECHOPILOT_LOG_DIR=str(settings.LOG_DIR),
+        ECHOPILOT_BACKUP_DIR=str(settings.BACKUP_DIR),
+        DASHBOARD_KEY=settings.DASHBOARD_KEY,
+        SECRET_KEY="test-secret-key-not-for-production-0123456789",
+        # No .env from the checkout may leak into a test child.
+        ECHOPILOT_ENV_FILE=os.devnull,
+        PYTHONPATH=str(ROOT),
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0, proc=None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@pytest.fixture
+def gunicorn_server(transactional_db, settings):
+    """Start the app under gunicorn on a free loopback port; yield its base URL.
+
+    Call the yielded function with extra environment variables to start one.
+    """
+    procs = []
+
+    def start(workers: int = 1, **extra) -> str:
+        port = free_port()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "echopilot.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                str(workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(settings, **extra),
+        )
+        procs.append(proc)
+        wait_for_port(port, proc=proc)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
