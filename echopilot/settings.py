@@ -134,10 +134,13 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 _default_sqlite = f"sqlite:///{VAR_DIR / 'echopilot.sqlite3'}"
+_SUPPORTED_DATABASES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
 try:
     DATABASES = {"default": env.db_url("DATABASE_URL", default=_default_sqlite)}
+    if DATABASES["default"]["ENGINE"] not in _SUPPORTED_DATABASES:
+        raise ValueError("use sqlite:///path or postgres://user@host:port/name")
 except Exception as exc:  # noqa: BLE001 - reported by the system check instead
-    INVALID_SETTINGS["DATABASE_URL"] = f"DATABASE_URL cannot be parsed: {exc}"
+    INVALID_SETTINGS["DATABASE_URL"] = f"DATABASE_URL cannot be used: {exc}"
     DATABASES = {"default": environ.Env.db_url_config(_default_sqlite)}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

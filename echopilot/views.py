@@ -2,11 +2,15 @@
 
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import exceptions, serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from echopilot.auth import DashKeyAuthentication, HasDashKeyOrStaff
+from echopilot.renderers import JSONRenderer
 from echopilot.serializers import ErrorSerializer, OkSerializer
 
 
@@ -62,3 +66,38 @@ class ApiNotFoundView(APIView):
         raise exceptions.NotFound("No such endpoint.")
 
     get = post = put = patch = delete = _not_found
+
+
+class JsonErrorsMixin:
+    """Render errors as JSON on views whose normal output is HTML or YAML."""
+
+    def handle_exception(self, exc):
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+
+# Schema and docs: a valid key, or a staff user logged in to the admin.
+DOCS_AUTH = [DashKeyAuthentication, SessionAuthentication]
+DOCS_PERMISSIONS = [HasDashKeyOrStaff]
+
+
+class SchemaView(JsonErrorsMixin, SpectacularAPIView):
+    """The OpenAPI 3 schema."""
+
+    authentication_classes = DOCS_AUTH
+    permission_classes = DOCS_PERMISSIONS
+
+
+class DocsView(JsonErrorsMixin, SpectacularSwaggerView):
+    """Swagger UI, served from local static files."""
+
+    authentication_classes = DOCS_AUTH
+    permission_classes = DOCS_PERMISSIONS
+
+
+class RedocView(JsonErrorsMixin, SpectacularRedocView):
+    """Redoc, served from local static files."""
+
+    authentication_classes = DOCS_AUTH
+    permission_classes = DOCS_PERMISSIONS
