@@ -91,6 +91,7 @@ def gunicorn(env: dict, workers: int = 2):
             str(workers),
             "--log-level",
             "warning",
+            "--no-control-socket",
         ],
         cwd=ROOT,
         env=env,

@@ -121,6 +121,7 @@ def gunicorn_server(transactional_db, settings):
                 str(workers),
                 "--log-level",
                 "warning",
+                "--no-control-socket",
             ],
             cwd=ROOT,
             env=subprocess_env(settings, **extra),
