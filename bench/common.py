@@ -48,6 +48,7 @@ def bench_env(workdir: Path, **extra) -> dict:
 @contextlib.contextmanager
 def workspace(**extra):
     """Yield (workdir, env) with a migrated database; remove it afterwards."""
+    (ROOT / "var").mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="echopilot-bench-", dir=ROOT / "var"))
     env = bench_env(workdir, **extra)
     try:
@@ -126,7 +127,12 @@ def _seconds(text: str) -> float:
 
 
 def wrk(
-    url: str, *, method: str = "GET", body: str | None = None, extra_headers: dict | None = None
+    url: str,
+    *,
+    method: str = "GET",
+    body: str | None = None,
+    extra_headers: dict | None = None,
+    args: list[str] = WRK_ARGS,
 ) -> dict:
     """Load `url` with wrk; return requests/s, p99 (ms), requests and non-2xx count."""
     if not shutil.which("wrk"):
@@ -141,7 +147,7 @@ def wrk(
         env["WRK_BODY"] = body
     try:
         out = subprocess.run(
-            ["wrk", *WRK_ARGS, "--latency", "-s", fh.name, url],
+            ["wrk", *args, "--latency", "-s", fh.name, url],
             env=env,
             capture_output=True,
             text=True,
@@ -169,6 +175,15 @@ def compare_http(base: str, cases: list[dict], target: float | None = None) -> l
     A case is {"name", "path", "method"?, "body"?, "target"?}; returns failures.
     """
     failures = []
+    # Warm up: let every worker import its code and open its connections.
+    wrk(f"{base}/api/ping", args=["-t2", "-c32", "-d2s"])
+    for case in cases:
+        wrk(
+            f"{base}{case['path']}",
+            method=case.get("method", "GET"),
+            body=case.get("body"),
+            args=["-t2", "-c32", "-d1s"],
+        )
     ping = wrk(f"{base}/api/ping")
     print(f"  {'endpoint':38} {'req/s':>9} {'p99 ms':>8} {'ratio':>7}  target")
     print(f"  {'GET /api/ping (baseline)':38} {ping['rps']:9.0f} {ping['p99_ms']:8.1f} {1:7.2f}")

@@ -13,6 +13,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
+# The SQLite test database is a file under var/ (so child processes share it).
+(ROOT / "var").mkdir(exist_ok=True)
 TEST_KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "rotated-key-fedcba9876543210"
 
