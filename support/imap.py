@@ -1,0 +1,182 @@
+"""Read the newest unread messages from an IMAP mailbox without changing it.
+
+The mailbox is opened with EXAMINE (read-only), searched with `UID SEARCH
+UNSEEN`, and only the four headers the digest shows are fetched with
+`BODY.PEEK[...]`, so no flag is ever set and nothing is moved or deleted.
+Every failure becomes an `ImapFailure` with one of the codes below and a
+detail that never contains the password.
+"""
+
+import imaplib
+import re
+import ssl
+from dataclasses import dataclass, field
+
+from echopilot.secrets import redact
+
+CONNECT = "imap_connect"
+AUTH = "imap_auth"
+TIMEOUT = "imap_timeout"
+MAILBOX = "imap_mailbox"
+
+HEADER_FIELDS = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE MESSAGE-ID)]"
+_UID = re.compile(rb"\bUID (\d+)")
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    use_ssl: bool
+    mailbox: str
+    timeout: float
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.use_ssl else 143)
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.effective_port}"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one read of the mailbox found."""
+
+    unseen: int  # unread messages in the mailbox
+    uidvalidity: int | None
+    headers: list[tuple[int, bytes]]  # (UID, raw header block), newest first
+
+
+class ImapFailure(Exception):
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def _clean(config: ImapConfig, text: str) -> str:
+    """Mask the password (configured or not) and any other known secret."""
+    if config.password:
+        text = text.replace(config.password, "***")
+    return redact(text)
+
+
+def _text(value) -> str:
+    """Render a server answer (bytes, str, or a list/tuple of them) as one line."""
+    if isinstance(value, list | tuple):
+        return " ".join(_text(v) for v in value if v is not None)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def quote_mailbox(name: str) -> str:
+    """Quote a mailbox name for a command (imaplib sends arguments as they are)."""
+    if name.startswith('"') and name.endswith('"') and len(name) > 1:
+        return name
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _connect(config: ImapConfig) -> imaplib.IMAP4:
+    if config.use_ssl:
+        context = ssl.create_default_context()
+        return imaplib.IMAP4_SSL(
+            config.host, config.effective_port, ssl_context=context, timeout=config.timeout
+        )
+    return imaplib.IMAP4(config.host, config.effective_port, timeout=config.timeout)
+
+
+def _login(conn: imaplib.IMAP4, config: ImapConfig) -> None:
+    try:
+        conn.login(config.user, config.password)
+    except UnicodeEncodeError:
+        # LOGIN is ASCII-only; AUTHENTICATE PLAIN carries UTF-8 credentials.
+        secret = f"\0{config.user}\0{config.password}".encode()
+        conn.authenticate("PLAIN", lambda _challenge: secret)
+
+
+def _parse_fetch(data: list) -> dict[int, bytes]:
+    """Map UID -> header bytes from a FETCH response."""
+    found: dict[int, bytes] = {}
+    for part in data:
+        if isinstance(part, tuple) and len(part) >= 2:
+            match = _UID.search(part[0])
+            if match:
+                found[int(match.group(1))] = part[1] or b""
+    return found
+
+
+def fetch_unseen(config: ImapConfig, limit: int) -> Fetched:
+    """Return the headers of the `limit` newest unread messages (highest UID first)."""
+    conn = None
+    stage = "connect"
+    healthy = True  # False once the connection is unusable: no polite LOGOUT then
+    try:
+        conn = _connect(config)
+        stage = "login"
+        _login(conn, config)
+        stage = "mailbox"
+        status, data = conn.select(quote_mailbox(config.mailbox), readonly=True)
+        if status != "OK":
+            raise ImapFailure(
+                MAILBOX, f"Mailbox {config.mailbox!r} cannot be opened: {_text(data)}"
+            )
+        uidvalidity = conn.response("UIDVALIDITY")[1]
+        stage = "search"
+        status, data = conn.uid("SEARCH", "UNSEEN")
+        if status != "OK":
+            raise ImapFailure(CONNECT, f"UID SEARCH UNSEEN failed: {_text(data)}")
+        uids = sorted({int(u) for u in b" ".join(d for d in data if d).split()})
+        wanted = uids[::-1][:limit]
+        headers: list[tuple[int, bytes]] = []
+        if wanted:
+            stage = "fetch"
+            message_set = ",".join(str(u) for u in sorted(wanted))
+            status, data = conn.uid("FETCH", message_set, f"(UID {HEADER_FIELDS})")
+            if status != "OK":
+                raise ImapFailure(CONNECT, f"UID FETCH failed: {_text(data)}")
+            by_uid = _parse_fetch(data)
+            # A message expunged between SEARCH and FETCH is simply absent.
+            headers = [(uid, by_uid[uid]) for uid in wanted if uid in by_uid]
+        return Fetched(
+            unseen=len(uids),
+            uidvalidity=int(uidvalidity[0]) if uidvalidity and uidvalidity[0] else None,
+            headers=headers,
+        )
+    except ImapFailure as exc:
+        raise ImapFailure(exc.code, _clean(config, exc.detail)) from None
+    except TimeoutError as exc:
+        healthy = False
+        detail = f"No answer from {config.where} within {config.timeout:g}s (during {stage})."
+        raise ImapFailure(TIMEOUT, _clean(config, detail)) from exc
+    except ssl.SSLError as exc:
+        healthy = False
+        detail = f"TLS with {config.where} failed: {exc.reason or exc}"
+        raise ImapFailure(CONNECT, _clean(config, detail)) from exc
+    except imaplib.IMAP4.abort as exc:
+        healthy = False
+        detail = f"{config.where} closed the connection (during {stage}): {_text(exc.args)}"
+        raise ImapFailure(CONNECT, _clean(config, detail)) from exc
+    except imaplib.IMAP4.error as exc:
+        if stage == "login":
+            detail = f"Login as {config.user!r} on {config.where} refused: {_text(exc.args)}"
+            raise ImapFailure(AUTH, _clean(config, detail)) from exc
+        if stage == "mailbox":
+            detail = f"Mailbox {config.mailbox!r} cannot be opened: {_text(exc.args)}"
+            raise ImapFailure(MAILBOX, _clean(config, detail)) from exc
+        detail = f"{config.where} refused {stage}: {_text(exc.args)}"
+        raise ImapFailure(CONNECT, _clean(config, detail)) from exc
+    except (OSError, ValueError, UnicodeError) as exc:
+        healthy = False
+        detail = f"Cannot reach {config.where} (during {stage}): {exc}"
+        raise ImapFailure(CONNECT, _clean(config, detail)) from exc
+    finally:
+        if conn is not None:
+            try:
+                conn.logout() if healthy else conn.shutdown()
+            except (OSError, imaplib.IMAP4.error, ValueError):
+                pass

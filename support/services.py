@@ -1,0 +1,332 @@
+"""The support digest: one operation, called by the API, the command and the schedule."""
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from echopilot import mirror
+from echopilot.secrets import redact
+from support import imap
+from support.headers import Headers, parse_headers
+from support.models import Digest, DigestItem, Message
+
+logger = logging.getLogger("support")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+STREAM = "support_digest"
+LATEST = "support_digest.json"
+
+# Shown when no mailbox is configured (or a dry run is forced); never stored.
+SAMPLES = [
+    {
+        "from": "customer@example.com",
+        "from_name": "Sample Customer",
+        "subject": "Need help with API",
+        "date": "2025-10-20T17:00:00Z",
+        "message_id": "<sample-1@dry-run.invalid>",
+    },
+    {
+        "from": "ops@example.org",
+        "from_name": "Sample Ops",
+        "subject": "Dashboard down since 09:00",
+        "date": "2025-10-20T09:12:00Z",
+        "message_id": "<sample-2@dry-run.invalid>",
+    },
+    {
+        "from": "billing@example.net",
+        "from_name": "",
+        "subject": "Refund for invoice 1042",
+        "date": "2025-10-19T15:30:00Z",
+        "message_id": "<sample-3@dry-run.invalid>",
+    },
+]
+DRY_RUN_NOTE = "Dry run: sample messages, not read from a mailbox and not stored."
+
+# Keyword endings that still count as the keyword: refunds, cancelled, outages.
+_SUFFIXES = r"(?:s|es|d|ed|ing|led|ling|ation|lation)?"
+
+
+@dataclass
+class DigestResult:
+    """What a digest returns to every interface (rendered as JSON as is)."""
+
+    ok: bool
+    dry_run: bool
+    digest_id: int | None
+    items: list[dict] = field(default_factory=list)
+    unseen: int | None = None
+    error: str = ""
+    detail: str = ""
+    mailbox: str = ""
+    generated_at: str = ""
+    dry_run_reason: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    @property
+    def new_count(self) -> int:
+        return sum(1 for item in self.items if item.get("new"))
+
+    @property
+    def urgent_count(self) -> int:
+        return sum(1 for item in self.items if item.get("urgent"))
+
+    def to_dict(self) -> dict:
+        if not self.ok:
+            return {
+                "ok": False,
+                "error": self.error,
+                "detail": self.detail,
+                "digest_id": self.digest_id,
+                "dry_run": False,
+                "mailbox": self.mailbox,
+                "generated_at": self.generated_at,
+            }
+        body = {
+            "ok": True,
+            "count": self.count,
+            "dry_run": self.dry_run,
+            "items": self.items,
+            "new_count": self.new_count,
+            "urgent_count": self.urgent_count,
+            "unseen": self.unseen,
+            "mailbox": self.mailbox,
+            "digest_id": self.digest_id,
+            "generated_at": self.generated_at,
+        }
+        if self.dry_run:
+            body["note"] = DRY_RUN_NOTE
+            body["dry_run_reason"] = self.dry_run_reason
+        return body
+
+
+def imap_config() -> imap.ImapConfig | None:
+    """Return the configured mailbox, or None when host, user or password is missing."""
+    if not (settings.IMAP_HOST and settings.IMAP_USER and settings.IMAP_PASS):
+        return None
+    return imap.ImapConfig(
+        host=settings.IMAP_HOST,
+        port=int(settings.IMAP_PORT or 0),
+        user=settings.IMAP_USER,
+        password=settings.IMAP_PASS,
+        use_ssl=bool(settings.IMAP_SSL),
+        mailbox=settings.IMAP_MAILBOX or "INBOX",
+        timeout=float(settings.IMAP_TIMEOUT),
+    )
+
+
+def urgent_pattern() -> re.Pattern | None:
+    """Compile `SUPPORT_URGENT_KEYWORDS` into one case-insensitive whole-word pattern."""
+    words = [w.strip() for w in settings.SUPPORT_URGENT_KEYWORDS or [] if w and w.strip()]
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives}){_SUFFIXES}(?!\w)", re.IGNORECASE)
+
+
+def is_urgent(subject: str, pattern: re.Pattern | None) -> bool:
+    return bool(pattern and pattern.search(subject))
+
+
+def _item(headers: Headers, *, new: bool, urgent: bool) -> dict:
+    return {
+        "from": headers.from_address,
+        "from_name": headers.from_name,
+        "subject": headers.subject,
+        "date": mirror.now_iso(headers.date) if headers.date else None,
+        "message_id": headers.key,
+        "new": new,
+        "urgent": urgent,
+    }
+
+
+def _publish(result: DigestResult, actor: str) -> None:
+    """Mirror the digest to NDJSON and the latest file once the transaction commits."""
+    body = result.to_dict()
+    mirror.append(STREAM, {"type": "digest", "ts_iso": result.generated_at, "actor": actor, **body})
+    transaction.on_commit(lambda: mirror.write_latest(LATEST, body), robust=True)
+
+
+def _store_failure(*, failure: imap.ImapFailure, config, limit, actor, started) -> DigestResult:
+    now = timezone.now()
+    detail = redact(failure.detail)
+    with transaction.atomic():
+        digest = Digest.objects.create(
+            created_at=now,
+            actor=actor,
+            ok=False,
+            error=failure.code,
+            detail=detail,
+            mailbox=config.mailbox,
+            limit=limit,
+            duration_ms=_elapsed_ms(started),
+        )
+        result = DigestResult(
+            ok=False,
+            dry_run=False,
+            digest_id=digest.pk,
+            error=failure.code,
+            detail=detail,
+            mailbox=config.mailbox,
+            generated_at=mirror.now_iso(now),
+        )
+        _publish(result, actor)
+    logger.warning("support digest failed: %s: %s", failure.code, detail)
+    return result
+
+
+def _store_dry_run(*, limit, actor, reason, started) -> DigestResult:
+    pattern = urgent_pattern()
+    items = [
+        {**sample, "new": False, "urgent": is_urgent(sample["subject"], pattern), "sample": True}
+        for sample in SAMPLES[:limit]
+    ]
+    now = timezone.now()
+    mailbox = settings.IMAP_MAILBOX or "INBOX"
+    with transaction.atomic():
+        digest = Digest.objects.create(
+            created_at=now,
+            actor=actor,
+            ok=True,
+            dry_run=True,
+            mailbox=mailbox,
+            limit=limit,
+            count=len(items),
+            urgent_count=sum(1 for i in items if i["urgent"]),
+            duration_ms=_elapsed_ms(started),
+        )
+        result = DigestResult(
+            ok=True,
+            dry_run=True,
+            digest_id=digest.pk,
+            items=items,
+            mailbox=mailbox,
+            generated_at=mirror.now_iso(now),
+            dry_run_reason=reason,
+        )
+        _publish(result, actor)
+    return result
+
+
+def _store_messages(*, fetched: imap.Fetched, config, limit, actor, started) -> DigestResult:
+    """Record the digest and its messages in one transaction; decide what is new."""
+    pattern = urgent_pattern()
+    parsed: list[tuple[int, Headers, bool]] = []
+    keys_seen: set[str] = set()
+    for uid, raw in fetched.headers:
+        headers = parse_headers(raw)
+        # The same message delivered twice (same Message-ID) is listed once: the newest.
+        if headers.key in keys_seen:
+            continue
+        keys_seen.add(headers.key)
+        parsed.append((uid, headers, is_urgent(headers.subject, pattern)))
+
+    now = timezone.now()
+    with transaction.atomic():
+        digest = Digest.objects.create(
+            created_at=now,
+            actor=actor,
+            ok=True,
+            mailbox=config.mailbox,
+            limit=limit,
+            unseen=fetched.unseen,
+            uidvalidity=fetched.uidvalidity,
+        )
+        # Locking the known rows makes a concurrent digest wait, so each
+        # message is announced as new by exactly one digest.
+        existing = {m.key: m for m in Message.objects.select_for_update().filter(key__in=keys_seen)}
+        created, updated, items, entries = [], [], [], []
+        for position, (uid, headers, urgent) in enumerate(parsed):
+            message = existing.get(headers.key)
+            new = message is None
+            if new:
+                message = Message(
+                    key=headers.key,
+                    message_id=headers.message_id,
+                    synthetic=headers.synthetic,
+                    from_address=headers.from_address[:320],
+                    from_name=headers.from_name[:255],
+                    subject=headers.subject,
+                    date=headers.date,
+                    urgent=urgent,
+                    first_seen=now,
+                    last_seen=now,
+                    seen_count=1,
+                    first_digest=digest,
+                )
+                created.append(message)
+            else:
+                message.last_seen = now
+                message.seen_count += 1
+                message.urgent = urgent
+                updated.append(message)
+            items.append(_item(headers, new=new, urgent=urgent))
+            entries.append((message, position, uid, new, urgent))
+        Message.objects.bulk_create(created)
+        if updated:
+            Message.objects.bulk_update(updated, ["last_seen", "seen_count", "urgent"])
+        DigestItem.objects.bulk_create(
+            DigestItem(digest=digest, message=m, position=p, uid=u, new=n, urgent=g)
+            for m, p, u, n, g in entries
+        )
+        result = DigestResult(
+            ok=True,
+            dry_run=False,
+            digest_id=digest.pk,
+            items=items,
+            unseen=fetched.unseen,
+            mailbox=config.mailbox,
+            generated_at=mirror.now_iso(now),
+        )
+        digest.count = result.count
+        digest.new_count = result.new_count
+        digest.urgent_count = result.urgent_count
+        digest.duration_ms = _elapsed_ms(started)
+        digest.save(update_fields=["count", "new_count", "urgent_count", "duration_ms"])
+        _publish(result, actor)
+    return result
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def run_digest(*, actor: str, limit: int = DEFAULT_LIMIT, dry_run: bool = False) -> DigestResult:
+    """Read the newest unread support mail, record it, and return the digest.
+
+    IMAP failures are returned as a stored digest with `ok=False`, not raised.
+    Without credentials (or with `dry_run`) the digest lists labelled samples.
+    """
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    started = time.monotonic()
+    config = imap_config()
+    if dry_run or config is None:
+        reason = "forced" if dry_run else "no_credentials"
+        return _store_dry_run(limit=limit, actor=actor, reason=reason, started=started)
+    try:
+        fetched = imap.fetch_unseen(config, limit)
+    except imap.ImapFailure as failure:
+        return _store_failure(
+            failure=failure, config=config, limit=limit, actor=actor, started=started
+        )
+    # Two digests racing on PostgreSQL can both insert the same new message;
+    # the loser retries once and then sees it as already announced.
+    for attempt in range(2):
+        try:
+            return _store_messages(
+                fetched=fetched, config=config, limit=limit, actor=actor, started=started
+            )
+        except IntegrityError:
+            if attempt:
+                raise
+            logger.info("support digest raced another digest; retrying once")
+    raise AssertionError("unreachable")

@@ -1,0 +1,22 @@
+"""What Django-Q2 runs for the support app."""
+
+import logging
+
+from echopilot.schedules import register
+
+logger = logging.getLogger("support")
+
+register("support.digest", "support.tasks.digest", minutes=60)
+
+
+def digest() -> dict:
+    """Run the hourly digest; a failure is recorded and returned, never raised."""
+    from support.services import run_digest
+
+    try:
+        result = run_digest(actor="schedule")
+    except Exception as exc:  # noqa: BLE001 - the worker must keep running
+        logger.exception("support digest crashed")
+        return {"ok": False, "error": "crashed", "detail": f"{type(exc).__name__}"}
+    body = result.to_dict()
+    return {k: body[k] for k in ("ok", "digest_id", "count", "new_count", "error") if k in body}

@@ -1,0 +1,60 @@
+"""A real Dovecot IMAP server for the support tests (one per session)."""
+
+import socket
+
+import pytest
+
+from support.testing import DovecotServer
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """Start Dovecot on a free loopback port; fail loudly if it is not installed."""
+    server = DovecotServer.start()  # raises, so every test using it errors
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(dovecot, settings):
+    """An empty INBOX and the IMAP settings pointing at it."""
+    dovecot.reset()
+    settings.IMAP_HOST = dovecot.host
+    settings.IMAP_PORT = dovecot.port
+    settings.IMAP_USER = dovecot.user
+    settings.IMAP_PASS = dovecot.password
+    settings.IMAP_SSL = False
+    settings.IMAP_MAILBOX = "INBOX"
+    settings.IMAP_TIMEOUT = 10.0
+    return dovecot
+
+
+@pytest.fixture
+def digest(django_capture_on_commit_callbacks):
+    """Run the digest and its after-commit mirror writes (the test holds a transaction)."""
+    from support.services import run_digest
+
+    def run(**kwargs):
+        kwargs.setdefault("actor", "cli")
+        with django_capture_on_commit_callbacks(execute=True):
+            return run_digest(**kwargs)
+
+    return run
+
+
+@pytest.fixture
+def silent_port():
+    """A loopback port that accepts connections and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port with nothing listening (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return port
