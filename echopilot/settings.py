@@ -13,8 +13,8 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-_env_file = Path(os.environ.get("ECHOPILOT_ENV_FILE", BASE_DIR / ".env"))
+# The process environment wins over `.env`; tests point this at /dev/null.
+_env_file = BASE_DIR / Path(os.environ.get("ECHOPILOT_ENV_FILE") or ".env")
 if _env_file.is_file():
     environ.Env.read_env(_env_file, overwrite=False)
 
@@ -31,6 +31,23 @@ def _bool(name, default):
         return False
     INVALID_SETTINGS[name] = f"{name}={raw!r} is not a boolean (use 1/0, true/false)"
     return default
+
+
+def _str(name, default=""):
+    """Read a text value; an empty value means the default."""
+    return os.environ.get(name) or default
+
+
+def _path(name, default):
+    """Read a path; a relative one is taken from the project directory."""
+    return BASE_DIR / Path(os.environ.get(name) or default)
+
+
+def _list(name, default):
+    raw = os.environ.get(name)
+    if not raw:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
 
 
 def _float(name, default):
@@ -59,7 +76,7 @@ def _int(name, default):
 INVALID_SETTINGS: dict[str, str] = {}
 
 DEBUG = _bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = _str("SECRET_KEY", "")
 if not SECRET_KEY:
     # A per-process random key keeps a fresh checkout runnable; `make run`
     # writes a persistent one to `.env`, and the check below flags production.
@@ -70,16 +87,16 @@ if not SECRET_KEY:
 else:
     SECRET_KEY_FROM_ENV = True
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = _list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS", [])
 
 # Comma-separated list; several keys allow rotation. Never logged.
-DASHBOARD_KEY = os.environ.get("DASHBOARD_KEY", "")
+DASHBOARD_KEY = _str("DASHBOARD_KEY", "")
 
-LOG_DIR = Path(os.environ.get("ECHOPILOT_LOG_DIR", BASE_DIR / "logs"))
-CONFIG_DIR = Path(os.environ.get("ECHOPILOT_CONFIG_DIR", BASE_DIR / "configs"))
-VAR_DIR = Path(os.environ.get("ECHOPILOT_VAR_DIR", BASE_DIR / "var"))
-BASE_URL = os.environ.get("ECHOPILOT_BASE_URL", "")
+LOG_DIR = _path("ECHOPILOT_LOG_DIR", BASE_DIR / "logs")
+CONFIG_DIR = _path("ECHOPILOT_CONFIG_DIR", BASE_DIR / "configs")
+VAR_DIR = _path("ECHOPILOT_VAR_DIR", BASE_DIR / "var")
+BASE_URL = _str("ECHOPILOT_BASE_URL", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -136,7 +153,7 @@ TEMPLATES = [
 _default_sqlite = f"sqlite:///{VAR_DIR / 'echopilot.sqlite3'}"
 _SUPPORTED_DATABASES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
 try:
-    DATABASES = {"default": env.db_url("DATABASE_URL", default=_default_sqlite)}
+    DATABASES = {"default": environ.Env.db_url_config(_str("DATABASE_URL", _default_sqlite))}
     if DATABASES["default"]["ENGINE"] not in _SUPPORTED_DATABASES:
         raise ValueError("use sqlite:///path or postgres://user@host:port/name")
 except Exception as exc:  # noqa: BLE001 - reported by the system check instead
@@ -171,7 +188,7 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and task queue ---------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = _str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -184,7 +201,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 Q_CLUSTER = {
-    "name": os.environ.get("Q_CLUSTER_NAME", "echopilot"),
+    "name": _str("Q_CLUSTER_NAME", "echopilot"),
     "workers": _int("Q_WORKERS", 2),
     "timeout": _int("Q_TIMEOUT", 300),
     # retry must exceed timeout, or a long task is handed out twice.
@@ -239,7 +256,7 @@ if _bool("SECURE_PROXY_SSL_HEADER", False):
 SILENCED_SYSTEM_CHECKS: list[str] = []
 
 # --- REST framework and API docs --------------------------------------------
-API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "")
+API_THROTTLE_RATE = _str("API_THROTTLE_RATE", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["echopilot.auth.DashKeyAuthentication"],
@@ -277,7 +294,7 @@ LOGGING = {
             "filters": ["redact"],
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Request lines can carry URLs with tokens; keep them at WARNING.
         "django.server": {"level": "WARNING"},
@@ -287,16 +304,15 @@ LOGGING = {
 
 # --- App settings (read by the apps at call time as settings.X) ---------------
 # support: IMAP digest. No host/user/password means dry-run.
-IMAP_HOST = os.environ.get("IMAP_HOST", "")
+IMAP_HOST = _str("IMAP_HOST", "")
 IMAP_PORT = _int("IMAP_PORT", 0)  # 0: 993 with SSL, 143 without
-IMAP_USER = os.environ.get("IMAP_USER", "")
-IMAP_PASS = os.environ.get("IMAP_PASS", "")
+IMAP_USER = _str("IMAP_USER", "")
+IMAP_PASS = _str("IMAP_PASS", "")
 IMAP_SSL = _bool("IMAP_SSL", True)
-IMAP_MAILBOX = os.environ.get("IMAP_MAILBOX", "INBOX")
+IMAP_MAILBOX = _str("IMAP_MAILBOX", "INBOX")
 IMAP_TIMEOUT = _float("IMAP_TIMEOUT", 20.0)
-SUPPORT_URGENT_KEYWORDS = env.list(
-    "SUPPORT_URGENT_KEYWORDS",
-    default=["urgent", "down", "outage", "refund", "cancel", "broken"],
+SUPPORT_URGENT_KEYWORDS = _list(
+    "SUPPORT_URGENT_KEYWORDS", ["urgent", "down", "outage", "refund", "cancel", "broken"]
 )
 
 # costs: prices, budget, what is measured.
@@ -304,25 +320,25 @@ COST_STORAGE_PER_GB_MONTH = _float("COST_STORAGE_PER_GB_MONTH", 0.023)
 COST_CPU_PER_HOUR = _float("COST_CPU_PER_HOUR", 0.05)
 COST_BANDWIDTH_PER_GB = _float("COST_BANDWIDTH_PER_GB", 0.09)
 COST_ALWAYS_ON_HOURS_PER_DAY = _float("COST_ALWAYS_ON_HOURS_PER_DAY", 0.0)
-COST_CURRENCY = os.environ.get("COST_CURRENCY", "USD")
+COST_CURRENCY = _str("COST_CURRENCY", "USD")
 COST_MONTHLY_BUDGET_USD = _float("COST_MONTHLY_BUDGET_USD", None)
-COST_BUDGET_THRESHOLDS = os.environ.get("COST_BUDGET_THRESHOLDS", "50,80,100")
+COST_BUDGET_THRESHOLDS = _str("COST_BUDGET_THRESHOLDS", "50,80,100")
 # Extra directories to measure, comma-separated (default: logs, backups, DB).
-COST_STORAGE_DIRS = env.list("COST_STORAGE_DIRS", default=[])
-BACKUP_DIR = Path(os.environ.get("ECHOPILOT_BACKUP_DIR", BASE_DIR / "backups"))
+COST_STORAGE_DIRS = _list("COST_STORAGE_DIRS", [])
+BACKUP_DIR = _path("ECHOPILOT_BACKUP_DIR", BASE_DIR / "backups")
 
 # incidents: thresholds, sources, Telegram.
 SLO_P95_MS = _float("SLO_P95_MS", 1000.0)
 SLO_SUCCESS_MIN = _float("SLO_SUCCESS_MIN", 0.99)
 OPS_WARNING_WINDOW_MINUTES = _float("OPS_WARNING_WINDOW_MINUTES", 10.0)
 INCIDENT_REPEAT_MINUTES = _float("INCIDENT_REPEAT_MINUTES", 240.0)
-INCIDENT_SLO_REPORT_PATH = os.environ.get("INCIDENT_SLO_REPORT_PATH", "")
-INCIDENT_PAYOUT_RECON_PATH = os.environ.get("INCIDENT_PAYOUT_RECON_PATH", "")
-INCIDENT_OPS_SENTINEL_PATH = os.environ.get("INCIDENT_OPS_SENTINEL_PATH", "")
-INCIDENT_PRODUCTION_ALERTS_PATH = os.environ.get("INCIDENT_PRODUCTION_ALERTS_PATH", "")
-TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
-TELEGRAM_CHAT_ID = os.environ.get("TELEGRAM_CHAT_ID", "")
-TELEGRAM_API_BASE = os.environ.get("TELEGRAM_API_BASE", "https://api.telegram.org")
+INCIDENT_SLO_REPORT_PATH = _str("INCIDENT_SLO_REPORT_PATH", "")
+INCIDENT_PAYOUT_RECON_PATH = _str("INCIDENT_PAYOUT_RECON_PATH", "")
+INCIDENT_OPS_SENTINEL_PATH = _str("INCIDENT_OPS_SENTINEL_PATH", "")
+INCIDENT_PRODUCTION_ALERTS_PATH = _str("INCIDENT_PRODUCTION_ALERTS_PATH", "")
+TELEGRAM_BOT_TOKEN = _str("TELEGRAM_BOT_TOKEN", "")
+TELEGRAM_CHAT_ID = _str("TELEGRAM_CHAT_ID", "")
+TELEGRAM_API_BASE = _str("TELEGRAM_API_BASE", "https://api.telegram.org")
 TELEGRAM_TIMEOUT = _float("TELEGRAM_TIMEOUT", 10.0)
 
 # Values never to be written to a log, NDJSON line, response or admin page.
