@@ -1,0 +1,178 @@
+"""OpenFeature Remote Evaluation Protocol (OFREP) endpoints under /ofrep/v1/.
+
+Shapes follow open-feature/protocol `service/openapi.yaml`: success
+`{key, value, reason, variant, metadata}`, failure `{key, errorCode,
+errorDetails}`, bulk `{flags: [...]}` with an ETag. Errors here use OFREP's
+shape, except authentication (401) and a missing key configuration (503),
+which keep the API's JSON error body. Clients are stricter than the spec, so
+`variant` and `errorDetails` are always present and `Retry-After` is whole
+seconds (the Python provider cannot parse a date there).
+"""
+
+import hashlib
+import json
+import logging
+import math
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from echopilot.auth import NotConfigured
+from echopilot.errors import exception_handler as api_exception_handler
+from echopilot.renderers import dumps
+from echopilot.serializers import ErrorSerializer
+from flags import snapshot
+from flags.engine import FlagError
+from flags.serializers import (
+    OfrepBulkFailure,
+    OfrepBulkSuccess,
+    OfrepEvaluationRequest,
+    OfrepFailure,
+    OfrepSuccess,
+)
+
+logger = logging.getLogger("flags.ofrep")
+
+AUTH_ERRORS = (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, NotConfigured)
+
+
+class OfrepError(exceptions.APIException):
+    """An OFREP failure: `code` is the OpenFeature error code."""
+
+    def __init__(self, code: str, detail: str, status_code: int = 400):
+        super().__init__(detail)
+        self.code = code
+        self.status_code = status_code
+
+
+def ofrep_exception_handler(exc, context):
+    """Render failures in OFREP's shape; leave 401/503 to the API's handler."""
+    if isinstance(exc, AUTH_ERRORS):
+        return api_exception_handler(exc, context)
+    headers = {}
+    if isinstance(exc, OfrepError):
+        status, code, detail = exc.status_code, exc.code, str(exc.detail)
+    elif isinstance(exc, exceptions.ParseError):
+        status, code, detail = 400, "PARSE_ERROR", str(exc.detail)
+    elif isinstance(exc, exceptions.Throttled):
+        status, code, detail = 429, "GENERAL", "Rate limit reached."
+        headers["Retry-After"] = str(max(1, math.ceil(exc.wait or 1)))
+    elif isinstance(exc, exceptions.APIException):
+        status, code, detail = exc.status_code, "GENERAL", str(exc.detail)
+    else:
+        logger.exception("OFREP evaluation failed")
+        status, code, detail = 500, "GENERAL", "Internal error; it has been logged."
+    key = context["kwargs"].get("key")
+    body = {"errorCode": code, "errorDetails": detail}
+    if key is not None:
+        body = {"key": key, **body}
+    return Response(body, status=status, headers=headers)
+
+
+def parse_context(request) -> dict:
+    """Return the request's evaluation context (`{}` without a body or `context`)."""
+    raw = request.body
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OfrepError("PARSE_ERROR", f"The body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise OfrepError("PARSE_ERROR", "The body must be a JSON object.")
+    context = body.get("context")
+    if context is None:
+        return {}
+    if not isinstance(context, dict):
+        raise OfrepError("INVALID_CONTEXT", "context must be a JSON object.")
+    key = context.get("targetingKey")
+    if key is not None and not isinstance(key, str):
+        raise OfrepError("INVALID_CONTEXT", "context.targetingKey must be a string.")
+    return context
+
+
+def success(flag, result) -> dict:
+    return {
+        "key": flag.key,
+        "value": result.value,
+        "reason": result.reason,
+        "variant": result.variant,
+        "metadata": {"type": flag.type},
+    }
+
+
+class OfrepView(APIView):
+    def get_exception_handler(self):
+        return ofrep_exception_handler
+
+
+class OfrepEvaluateView(OfrepView):
+    """Evaluate one flag (OFREP single flag evaluation)."""
+
+    @extend_schema(
+        operation_id="ofrep_evaluate_flag",
+        request=OfrepEvaluationRequest,
+        responses={
+            200: OfrepSuccess,
+            400: OfrepFailure,
+            401: ErrorSerializer,
+            404: OfrepFailure,
+            429: OpenApiResponse(description="Rate limited; Retry-After in seconds."),
+        },
+    )
+    def post(self, request, key):
+        context = parse_context(request)
+        flag = snapshot.current().flags.get(key)
+        if flag is None:
+            raise OfrepError("FLAG_NOT_FOUND", f"No flag {key!r}.", status_code=404)
+        try:
+            result = flag.evaluate(context)
+        except FlagError as exc:
+            raise OfrepError(exc.code, exc.detail) from None
+        return Response(success(flag, result))
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return etag in tags
+
+
+class OfrepBulkView(OfrepView):
+    """Evaluate every flag for one context (OFREP bulk evaluation), with an ETag."""
+
+    @extend_schema(
+        operation_id="ofrep_evaluate_flags",
+        request=OfrepEvaluationRequest,
+        parameters=[OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER)],
+        responses={
+            200: OfrepBulkSuccess,
+            304: OpenApiResponse(description="Not modified (ETag matched)."),
+            400: OfrepBulkFailure,
+            401: ErrorSerializer,
+            429: OpenApiResponse(description="Rate limited; Retry-After in seconds."),
+        },
+    )
+    def post(self, request):
+        context = parse_context(request)
+        results = []
+        for key, flag in snapshot.current().flags.items():
+            try:
+                results.append(success(flag, flag.evaluate(context)))
+            except FlagError as exc:
+                results.append({"key": key, "errorCode": exc.code, "errorDetails": exc.detail})
+        content = dumps({"flags": results}).encode()
+        # The ETag is of the evaluated body, so it changes with flags and context alike.
+        etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+        if etag_matches(request.headers.get("If-None-Match", ""), etag):
+            response = HttpResponse(status=304)
+        else:
+            response = HttpResponse(content, content_type="application/json")
+        response["ETag"] = etag
+        return response

@@ -1,0 +1,138 @@
+"""Input and output shapes of the flags API (and the OpenAPI schema)."""
+
+from rest_framework import serializers
+
+from echopilot.serializers import StrictBooleanField, StrictCharField, StrictSerializer
+from flags.engine import TYPES
+from flags.services import DESCRIPTION_MAX
+
+
+class FlagSetInput(StrictSerializer):
+    key = StrictCharField(help_text="Flag key, e.g. `ui.new_dashboard`.", trim_whitespace=False)
+    value = serializers.JSONField(
+        required=False, help_text="New default value (JSON type of the flag)."
+    )
+    create = StrictBooleanField(required=False, help_text="Create the flag if it is missing.")
+    type = serializers.ChoiceField(
+        choices=TYPES, required=False, help_text="Type on creation, or with `retype`."
+    )
+    retype = StrictBooleanField(required=False, help_text="Allow changing the flag's type.")
+    description = StrictCharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=DESCRIPTION_MAX
+    )
+    rules = serializers.JSONField(required=False, help_text="Ordered targeting rules (a list).")
+    rollout = serializers.JSONField(
+        required=False, allow_null=True, help_text="Percentage rollout object, or null."
+    )
+    enabled = StrictBooleanField(required=False, help_text="false: everyone gets `value`.")
+    archived = StrictBooleanField(required=False, help_text="true: hidden and not found.")
+
+
+class HistoryRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    field = serializers.CharField()
+    old = serializers.JSONField(allow_null=True)
+    new = serializers.JSONField(allow_null=True)
+    actor = serializers.CharField()
+    source = serializers.CharField()
+    ts_iso = serializers.CharField()
+
+
+class FlagSetOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    key = serializers.CharField()
+    value = serializers.JSONField()
+    previous = serializers.JSONField(allow_null=True)
+    type = serializers.CharField()
+    created = serializers.BooleanField()
+    changed = serializers.ListField(child=serializers.CharField())
+    history = HistoryRowSerializer(many=True)
+
+
+class FlagGetOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    count = serializers.IntegerField()
+    flags = serializers.DictField(child=serializers.JSONField())
+
+
+class HistoryQuery(StrictSerializer):
+    key = serializers.CharField(required=False, max_length=200)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=50)
+
+
+class HistoryOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    count = serializers.IntegerField()
+    history = HistoryRowSerializer(many=True)
+
+
+class RevertInput(StrictSerializer):
+    id = serializers.IntegerField(min_value=1, help_text="History row to undo.")
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and (
+            isinstance(data.get("id"), bool) or not isinstance(data.get("id"), int)
+        ):
+            raise serializers.ValidationError({"id": ["Must be a JSON integer."]})
+        return super().to_internal_value(data)
+
+
+class EvaluateInput(StrictSerializer):
+    key = StrictCharField(trim_whitespace=False)
+    context = serializers.DictField(required=False, help_text="Evaluation context attributes.")
+
+
+class EvaluateOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    key = serializers.CharField()
+    value = serializers.JSONField()
+    variant = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class FlagDetailSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    type = serializers.CharField()
+    value = serializers.JSONField()
+    description = serializers.CharField()
+    rules = serializers.JSONField()
+    rollout = serializers.JSONField(allow_null=True)
+    enabled = serializers.BooleanField()
+    archived = serializers.BooleanField()
+    updated_by = serializers.CharField()
+    updated_iso = serializers.CharField()
+
+
+class FlagListOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    count = serializers.IntegerField()
+    flags = FlagDetailSerializer(many=True)
+
+
+# OFREP shapes (for the schema only; the views build the bodies directly).
+class OfrepEvaluationRequest(serializers.Serializer):
+    context = serializers.DictField(required=False)
+
+
+class OfrepSuccess(serializers.Serializer):
+    key = serializers.CharField()
+    value = serializers.JSONField()
+    reason = serializers.CharField()
+    variant = serializers.CharField()
+    metadata = serializers.DictField()
+
+
+class OfrepFailure(serializers.Serializer):
+    key = serializers.CharField()
+    errorCode = serializers.CharField()  # noqa: N815 - OFREP's field name
+    errorDetails = serializers.CharField()  # noqa: N815
+
+
+class OfrepBulkSuccess(serializers.Serializer):
+    flags = serializers.ListField(child=serializers.DictField())
+
+
+class OfrepBulkFailure(serializers.Serializer):
+    errorCode = serializers.CharField()  # noqa: N815
+    errorDetails = serializers.CharField()  # noqa: N815

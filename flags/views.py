@@ -1,0 +1,137 @@
+"""The flags REST API: thin views over `flags.services` and `flags.selectors`."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from echopilot import mirror
+from echopilot.errors import ApiError
+from echopilot.serializers import ErrorSerializer
+from flags import selectors, services
+from flags.engine import FlagError, FlagNotFound
+from flags.serializers import (
+    EvaluateInput,
+    EvaluateOutput,
+    FlagGetOutput,
+    FlagListOutput,
+    FlagSetInput,
+    FlagSetOutput,
+    HistoryOutput,
+    HistoryQuery,
+    RevertInput,
+)
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer}
+
+
+def set_body(result: services.SetResult) -> dict:
+    return {
+        "ok": True,
+        "key": result.key,
+        "value": result.value,
+        "previous": result.previous,
+        "type": result.type,
+        "created": result.created,
+        "changed": result.changed,
+        "history": result.changes,
+    }
+
+
+class FlagGetView(APIView):
+    """Every live flag's served default value (from the cached snapshot)."""
+
+    @extend_schema(responses={200: FlagGetOutput, 401: ErrorSerializer})
+    def get(self, request):
+        count, values = selectors.served_values()
+        return Response({"ok": True, "count": count, "flags": values})
+
+
+class FlagSetView(APIView):
+    """Change a flag's value, rules, rollout, switches or description (or create it)."""
+
+    @extend_schema(
+        request=FlagSetInput, responses={200: FlagSetOutput, 201: FlagSetOutput, **ERRORS}
+    )
+    def post(self, request):
+        serializer = FlagSetInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        result = services.flag_set(actor=request.user.actor, **data)
+        return Response(set_body(result), status=201 if result.created else 200)
+
+
+class FlagHistoryView(APIView):
+    """Change history, newest first (one flag with `key`)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("key", str, required=False),
+            OpenApiParameter("limit", int, required=False, description="1-1000, default 50"),
+        ],
+        responses={200: HistoryOutput, **ERRORS},
+    )
+    def get(self, request):
+        # An empty parameter (`?key=&limit=`) means "not given".
+        params = {k: v for k, v in request.query_params.dict().items() if v != ""}
+        query = HistoryQuery(data=params)
+        query.is_valid(raise_exception=True)
+        key = query.validated_data.get("key")
+        if key is not None and not selectors.flag_exists(key):
+            raise services.UnknownFlag(f"No flag {key!r}.")
+        rows = selectors.history(key=key, limit=query.validated_data["limit"])
+        return Response({"ok": True, "count": len(rows), "history": rows})
+
+
+class FlagRevertView(APIView):
+    """Undo one history row (itself recorded as a change)."""
+
+    @extend_schema(
+        request=RevertInput, responses={200: FlagSetOutput, 409: ErrorSerializer, **ERRORS}
+    )
+    def post(self, request):
+        serializer = RevertInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.flag_revert(
+            change_id=serializer.validated_data["id"], actor=request.user.actor
+        )
+        return Response(set_body(result))
+
+
+class FlagEvaluateView(APIView):
+    """Evaluate one flag for a context: value, variant and reason."""
+
+    @extend_schema(request=EvaluateInput, responses={200: EvaluateOutput, **ERRORS})
+    def post(self, request):
+        serializer = EvaluateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = serializer.validated_data["key"]
+        try:
+            value, variant, reason = selectors.evaluate(
+                key, serializer.validated_data.get("context") or {}
+            )
+        except FlagNotFound as exc:
+            raise services.UnknownFlag(exc.detail) from None
+        except FlagError as exc:
+            raise ApiError(exc.detail, code=exc.code.lower()) from None
+        return Response(
+            {"ok": True, "key": key, "value": value, "variant": variant, "reason": reason}
+        )
+
+
+class FlagListView(APIView):
+    """Every flag with everything it has (archived ones too), for flags-as-code."""
+
+    @extend_schema(responses={200: FlagListOutput, 401: ErrorSerializer})
+    def get(self, request):
+        from flags.models import Flag
+
+        flags = [
+            {
+                "key": f.key,
+                **services.flag_spec(f),
+                "updated_by": f.updated_by,
+                "updated_iso": mirror.now_iso(f.updated_at),
+            }
+            for f in Flag.objects.all()
+        ]
+        return Response({"ok": True, "count": len(flags), "flags": flags})

@@ -1,0 +1,58 @@
+"""Flags fixtures: a private config dir, a fresh snapshot per test, a steppable clock."""
+
+import json
+import shutil
+
+import pytest
+
+from flags import snapshot
+from tests.conftest import ROOT
+
+SEED = json.loads((ROOT / "configs" / "flags.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _flags_isolated(settings, tmp_path):
+    """Never touch the real configs/; never reuse another test's snapshot."""
+    config_dir = tmp_path / "configs"
+    config_dir.mkdir()
+    shutil.copy(ROOT / "configs" / "flags.json", config_dir / "flags.json")
+    settings.CONFIG_DIR = config_dir
+    snapshot.invalidate()
+    yield
+    snapshot.invalidate()
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    """Replace the snapshot's monotonic clock so tests step time without sleeping."""
+    fake = FakeClock()
+    monkeypatch.setattr(snapshot, "clock", fake)
+    return fake
+
+
+@pytest.fixture
+def seeded(db):
+    """The seed flags, loaded the way `manage.py load_configs` does."""
+    from flags import services
+
+    services.flags_load()
+    return SEED
+
+
+def read_ndjson(log_dir) -> list[dict]:
+    path = log_dir / "feature_flags.ndjson"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]

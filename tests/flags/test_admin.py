@@ -1,0 +1,119 @@
+"""Admin: list with last change, one-click flip, history with revert, edits via services."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from flags.models import Flag, FlagChange
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, seeded):
+    user = User.objects.create_superuser("alice", "alice@example.com", "pw-0123456789")
+    client.force_login(user)
+    return client
+
+
+def test_changelist_shows_value_type_targeting_and_last_change(admin_client):
+    from flags import services
+
+    services.flag_set(
+        key="ui.new_dashboard", actor="api:k_1", rollout={"percentage": 20, "value": True}
+    )
+    page = admin_client.get(reverse("admin:flags_flag_changelist")).content.decode()
+    assert "payments.live" in page and "boolean" in page
+    assert "rollout 20%" in page and "api:k_1" in page
+    assert "Turn off" in page and "Turn on" in page
+    assert (
+        reverse("admin:flags_flag_toggle", args=[Flag.objects.get(key="payments.live").pk]) in page
+    )
+
+
+def test_one_click_flip_records_the_admin_user(admin_client):
+    flag = Flag.objects.get(key="payments.live")
+    url = reverse("admin:flags_flag_toggle", args=[flag.pk])
+    assert admin_client.get(url).status_code == 405
+    response = admin_client.post(url)
+    assert response.status_code == 302
+    flag.refresh_from_db()
+    assert flag.value is False and flag.updated_by == "admin:alice"
+    row = FlagChange.objects.first()
+    assert (row.field, row.old, row.new, row.actor, row.source) == (
+        "value",
+        True,
+        False,
+        "admin:alice",
+        "admin",
+    )
+
+
+def test_flag_page_shows_history_and_revert_restores(admin_client):
+    flag = Flag.objects.get(key="payments.live")
+    admin_client.post(reverse("admin:flags_flag_toggle", args=[flag.pk]))
+    change = FlagChange.objects.first()
+    page = admin_client.get(reverse("admin:flags_flag_change", args=[flag.pk])).content.decode()
+    assert "istory (newest first)" in page
+    revert_url = reverse("admin:flags_flagchange_revert", args=[change.pk])
+    assert revert_url in page and "created" in page
+    admin_client.post(revert_url)
+    flag.refresh_from_db()
+    assert flag.value is True
+    newest = FlagChange.objects.first()
+    assert (newest.revert_of_id, newest.actor) == (change.pk, "admin:alice")
+
+
+def test_edit_form_goes_through_the_service(admin_client):
+    flag = Flag.objects.get(key="ab.pricing_v2")
+    url = reverse("admin:flags_flag_change", args=[flag.pk])
+    form = {
+        "type": "boolean",
+        "value": "false",
+        "description": "Pricing",
+        "rules": "[]",
+        "rollout": '{"percentage": 150, "value": true}',
+        "enabled": "on",
+    }
+    bad = admin_client.post(url, form)
+    assert bad.status_code == 200 and "percentage" in bad.content.decode()
+    assert FlagChange.objects.filter(key="ab.pricing_v2").count() == 1
+
+    form["rollout"] = '{"percentage": 15, "value": true}'
+    assert admin_client.post(url, form).status_code == 302
+    fields = list(
+        FlagChange.objects.filter(key="ab.pricing_v2").order_by("id").values_list("field", "actor")
+    )
+    assert fields[1:] == [("rollout", "admin:alice"), ("description", "admin:alice")]
+
+
+def test_add_form_creates_with_history(admin_client):
+    response = admin_client.post(
+        reverse("admin:flags_flag_add"),
+        {
+            "key": "ui.banner",
+            "type": "string",
+            "value": '"hi"',
+            "rules": "[]",
+            "rollout": "null",
+            "enabled": "on",
+            "description": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    row = FlagChange.objects.get(key="ui.banner")
+    assert (row.field, row.actor) == ("created", "admin:alice")
+
+
+def test_history_changelist_and_revert_action(admin_client):
+    flag = Flag.objects.get(key="payments.live")
+    admin_client.post(reverse("admin:flags_flag_toggle", args=[flag.pk]))
+    change = FlagChange.objects.first()
+    page = admin_client.get(reverse("admin:flags_flagchange_changelist") + "?key=payments.live")
+    assert page.status_code == 200 and "admin:alice" in page.content.decode()
+    admin_client.post(
+        reverse("admin:flags_flagchange_changelist"),
+        {"action": "revert_selected", "_selected_action": [change.pk]},
+    )
+    flag.refresh_from_db()
+    assert flag.value is True

@@ -1,0 +1,186 @@
+"""`manage.py flags …` and `manage.py load_configs`."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from flags import services
+from flags.models import Flag, FlagChange
+from tests.conftest import ROOT, subprocess_env
+from tests.flags.conftest import SEED
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command("flags", *args, stdout=out)
+    return out.getvalue()
+
+
+def values():
+    return {f.key: f.value for f in Flag.objects.all()}
+
+
+def test_load_configs_loads_the_seed_and_is_idempotent(settings):
+    call_command("load_configs", stdout=io.StringIO())
+    assert values() == SEED
+    rows = FlagChange.objects.count()
+    assert rows == 5 and set(FlagChange.objects.values_list("source", flat=True)) == {"config"}
+    call_command("load_configs", stdout=io.StringIO())
+    assert FlagChange.objects.count() == rows
+
+
+def test_load_never_overwrites_a_changed_value_unless_told(settings):
+    run("load")
+    services.flag_set(key="ui.new_dashboard", actor="api:k_1", value=True)
+    seed = dict(SEED, **{"payments.live": False, "ui.new_dashboard": False})
+    (settings.CONFIG_DIR / "flags.json").write_text(json.dumps(seed))
+
+    out = run("load")
+    # payments.live was only ever set by the config: the file still owns it.
+    assert values()["payments.live"] is False
+    assert values()["ui.new_dashboard"] is True
+    assert "kept ui.new_dashboard: value" in out
+
+    run("load", "--overwrite")
+    assert values()["ui.new_dashboard"] is False
+    assert FlagChange.objects.filter(key="ui.new_dashboard").first().actor == "config"
+
+
+def test_extended_form_and_export_round_trip(settings):
+    extended = {
+        "version": 2,
+        "flags": {
+            "ui.theme": {
+                "value": "dark",
+                "description": "Theme",
+                "rules": [
+                    {
+                        "name": "de",
+                        "conditions": [{"attribute": "c", "op": "eq", "value": "DE"}],
+                        "value": "light",
+                    }
+                ],
+                "rollout": {"percentage": 10, "value": "blue"},
+                "enabled": False,
+            },
+            "pricing.ratio": {"value": 2, "type": "float"},
+        },
+    }
+    path = settings.CONFIG_DIR / "extended.json"
+    path.write_text(json.dumps(extended))
+    run("load", "--path", str(path))
+    theme = Flag.objects.get(key="ui.theme")
+    assert (theme.description, theme.enabled, theme.rollout["percentage"]) == ("Theme", False, 10)
+    assert Flag.objects.get(key="pricing.ratio").value == 2.0
+
+    out = run("export")
+    assert "exported 2 flags" in out
+    exported = json.loads((settings.CONFIG_DIR / "flags.json").read_text())
+    assert exported["version"] == 2
+    assert exported["flags"]["ui.theme"]["rules"][0]["name"] == "de"
+    assert exported["flags"]["pricing.ratio"] == {
+        "type": "float",
+        "value": 2.0,
+        "description": "",
+        "rules": [],
+        "rollout": None,
+        "enabled": True,
+    }
+    before = FlagChange.objects.count()
+    run("load")  # loading the export changes nothing
+    assert FlagChange.objects.count() == before
+
+
+BAD_CONFIGS = [
+    ("[1, 2]", "top level"),
+    ("{broken", "not valid JSON"),
+    ('{"has space": true}', "has space"),
+    ('{"version": 3, "flags": {}}', "unsupported version"),
+    ('{"version": 2, "flags": {"a": {"type": "integer"}}}', "'value' is required"),
+    (
+        '{"version": 2, "flags": {"a": {"value": 1, "rollout": {"percentage": 200, "value": 2}}}}',
+        "percentage",
+    ),
+    (
+        '{"version": 2, "flags": {"a": {"value": 1, "rules": [{"conditions": '
+        '[{"attribute": "x", "op": "like", "value": 1}], "value": 2}]}}}',
+        "unknown operator",
+    ),
+    ('{"ok.key": true, "bad": null}', "'bad'"),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), BAD_CONFIGS)
+def test_a_bad_config_names_file_and_problem_and_changes_nothing(settings, text, problem):
+    run("load")
+    before = (values(), FlagChange.objects.count())
+    path = settings.CONFIG_DIR / "flags.json"
+    path.write_text(text)
+    with pytest.raises(CommandError) as error:
+        run("load")
+    assert str(path) in str(error.value) and problem in str(error.value)
+    assert (values(), FlagChange.objects.count()) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_config_exits_non_zero(settings, tmp_path):
+    bad = tmp_path / "cfg"
+    bad.mkdir()
+    (bad / "flags.json").write_text('{"x": null}')
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "flags", "load"],
+        cwd=ROOT,
+        env=subprocess_env(settings, ECHOPILOT_CONFIG_DIR=bad),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert str(bad / "flags.json") in proc.stderr and "'x'" in proc.stderr
+    assert Flag.objects.count() == 0
+
+
+def test_set_get_history_revert_list(settings):
+    run("load")
+    assert "ui.new_dashboard.value: false -> true" in run("set", "ui.new_dashboard", "true")
+    assert "nothing changed" in run("set", "ui.new_dashboard", "true")
+    assert "created ui.banner (string)" in run("set", "ui.banner", "hello", "--create")
+    with pytest.raises(CommandError, match="No flag"):
+        run("set", "ui.typo", "true")
+    with pytest.raises(CommandError, match="retype"):
+        run("set", "payments.live", "3")
+    run("set", "ui.new_dashboard", "--rollout", '{"percentage": 100, "value": false}', "--disable")
+    got = json.loads(run("get", "ui.new_dashboard", "--context", '{"targetingKey": "u"}'))
+    assert got == {
+        "key": "ui.new_dashboard",
+        "value": True,
+        "variant": "default",
+        "reason": "DISABLED",
+    }
+
+    rows = [json.loads(line) for line in run("history", "ui.new_dashboard", "--json").splitlines()]
+    assert [r["field"] for r in rows] == ["enabled", "rollout", "value", "created"]
+    assert all(r["actor"] == "cli" for r in rows[:3])
+    value_row = rows[2]["id"]
+    assert "reverted change" in run("revert", str(value_row))
+    assert Flag.objects.get(key="ui.new_dashboard").value is False
+    with pytest.raises(CommandError, match="No history row"):
+        run("revert", "999999")
+
+    listing = run("list")
+    assert "disabled" in listing and "rollout 100%" in listing and "ui.banner" in listing
+
+
+def test_system_check_reports_a_bad_config(settings):
+    from flags.checks import flags_config
+
+    assert flags_config(None) == []
+    (settings.CONFIG_DIR / "flags.json").write_text('{"a b": true}')
+    [warning] = flags_config(None)
+    assert warning.id == "flags.W001" and "'a b'" in warning.msg

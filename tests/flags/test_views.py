@@ -1,0 +1,221 @@
+"""The seed API contract and its bad-input answers."""
+
+import pytest
+
+from flags.models import Flag, FlagChange
+from tests.conftest import TEST_KEY
+from tests.flags.conftest import SEED, read_ndjson
+
+pytestmark = pytest.mark.django_db
+
+
+def test_get_returns_every_served_default(api, seeded):
+    response = api.get("/api/flags/get")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "count": 5, "flags": SEED}
+
+
+def test_get_needs_the_key_and_takes_bearer_and_x_api_key(anon, seeded):
+    assert anon.get("/api/flags/get").status_code == 401
+    bearer = anon.get("/api/flags/get", HTTP_AUTHORIZATION=f"Bearer {TEST_KEY}")
+    api_key = anon.get("/api/flags/get", HTTP_X_API_KEY=TEST_KEY)
+    assert bearer.status_code == api_key.status_code == 200
+
+
+def test_set_contract_and_history(api, seeded, log_dir, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/flags/set", {"key": "ui.new_dashboard", "value": True}, format="json"
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert {k: body[k] for k in ("ok", "key", "value", "previous")} == {
+        "ok": True,
+        "key": "ui.new_dashboard",
+        "value": True,
+        "previous": False,
+    }
+    assert api.get("/api/flags/get").json()["flags"]["ui.new_dashboard"] is True
+
+    history = api.get("/api/flags/history?key=ui.new_dashboard").json()
+    assert history["ok"] is True and history["count"] == 2
+    newest = history["history"][0]
+    assert set(newest) == {"id", "key", "field", "old", "new", "actor", "source", "ts_iso"}
+    assert (newest["field"], newest["old"], newest["new"], newest["source"]) == (
+        "value",
+        False,
+        True,
+        "api",
+    )
+    assert newest["actor"].startswith("api:k_") and newest["ts_iso"].endswith("Z")
+    assert history["history"][1]["field"] == "created"
+    assert read_ndjson(log_dir)[-1]["id"] == newest["id"]
+
+
+def test_history_without_key_lists_all_flags_newest_first_with_limit(api, seeded):
+    everything = api.get("/api/flags/history").json()
+    assert everything["count"] == 5
+    ids = [row["id"] for row in everything["history"]]
+    assert ids == sorted(ids, reverse=True)
+    assert api.get("/api/flags/history?limit=2").json()["count"] == 2
+    assert api.get("/api/flags/history?key=&limit=").json()["count"] == 5
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "bogus=1"])
+def test_history_bad_query_is_400(api, seeded, query):
+    response = api.get(f"/api/flags/history?{query}")
+    assert response.status_code == 400 and response.json()["error"] == "invalid"
+
+
+def test_history_of_unknown_key_is_404(api, seeded):
+    response = api.get("/api/flags/history?key=nope")
+    assert response.status_code == 404 and response.json()["error"] == "unknown_flag"
+
+
+def test_create_needs_create_true_and_answers_201(api, seeded):
+    missing = api.post("/api/flags/set", {"key": "ui.typo", "value": True}, format="json")
+    assert missing.status_code == 404
+    assert missing.json()["ok"] is False and missing.json()["error"] == "unknown_flag"
+    created = api.post(
+        "/api/flags/set", {"key": "ui.typo", "value": True, "create": True}, format="json"
+    )
+    assert created.status_code == 201 and created.json()["previous"] is None
+    assert api.get("/api/flags/get").json()["count"] == 6
+
+
+def test_type_change_needs_retype(api, seeded):
+    body = {"key": "payments.live", "value": "yes"}
+    refused = api.post("/api/flags/set", body, format="json")
+    assert refused.status_code == 400 and refused.json()["error"] == "type_mismatch"
+    accepted = api.post("/api/flags/set", {**body, "retype": True}, format="json")
+    assert accepted.status_code == 200 and accepted.json()["type"] == "string"
+
+
+def test_everything_the_admin_changes_the_api_changes(api, seeded):
+    body = {
+        "key": "ab.pricing_v2",
+        "description": "Pricing v2",
+        "rules": [
+            {
+                "name": "de",
+                "conditions": [{"attribute": "country", "op": "eq", "value": "DE"}],
+                "value": True,
+            }
+        ],
+        "rollout": {"percentage": 25, "value": True},
+        "enabled": False,
+        "archived": True,
+    }
+    response = api.post("/api/flags/set", body, format="json")
+    assert response.status_code == 200
+    assert response.json()["changed"] == ["rules", "rollout", "enabled", "archived", "description"]
+    flag = Flag.objects.get(key="ab.pricing_v2")
+    assert flag.rollout == {"percentage": 25, "value": True, "name": "rollout"}
+    # Archived: gone from /api/flags/get and not found for evaluation.
+    assert "ab.pricing_v2" not in api.get("/api/flags/get").json()["flags"]
+    evaluated = api.post("/api/flags/evaluate", {"key": "ab.pricing_v2"}, format="json")
+    assert evaluated.status_code == 404
+
+
+def test_evaluate_endpoint(api, seeded):
+    api.post(
+        "/api/flags/set",
+        {
+            "key": "ui.new_dashboard",
+            "rules": [
+                {
+                    "name": "staff",
+                    "conditions": [{"attribute": "staff", "op": "eq", "value": True}],
+                    "value": True,
+                }
+            ],
+        },
+        format="json",
+    )
+    hit = api.post(
+        "/api/flags/evaluate",
+        {"key": "ui.new_dashboard", "context": {"staff": True}},
+        format="json",
+    ).json()
+    assert hit == {
+        "ok": True,
+        "key": "ui.new_dashboard",
+        "value": True,
+        "variant": "staff",
+        "reason": "TARGETING_MATCH",
+    }
+
+
+def test_revert_endpoint(api, seeded):
+    changed = api.post("/api/flags/set", {"key": "payments.live", "value": False}, format="json")
+    row_id = changed.json()["history"][0]["id"]
+    reverted = api.post("/api/flags/revert", {"id": row_id}, format="json")
+    assert reverted.status_code == 200 and reverted.json()["value"] is True
+    assert api.post("/api/flags/revert", {"id": "1"}, format="json").status_code == 400
+    missing = api.post("/api/flags/revert", {"id": 10**9}, format="json")
+    assert missing.status_code == 404 and missing.json()["error"] == "unknown_change"
+
+
+def test_list_endpoint_shows_everything(api, seeded):
+    body = api.get("/api/flags/list").json()
+    assert body["count"] == 5
+    assert body["flags"][0]["key"] == "ab.pricing_v2"
+    assert {"type", "rules", "rollout", "enabled", "archived", "updated_by"} <= set(
+        body["flags"][0]
+    )
+
+
+BAD = [
+    ({"key": "payments.live", "value": 1}, 400, "type_mismatch"),
+    ({"key": "payments.live", "value": None}, 400, "invalid"),
+    ({"key": "payments.live", "value": True, "color": "red"}, 400, "invalid"),
+    ({"key": "payments.live", "create": "true", "value": True}, 400, "invalid"),
+    ({"key": "has space", "value": True, "create": True}, 400, "invalid"),
+    ({"key": "k" * 101, "value": True, "create": True}, 400, "invalid"),
+    ({"key": 5, "value": True}, 400, "invalid"),
+    ({"key": "nope", "value": True}, 404, "unknown_flag"),
+    (
+        {
+            "key": "payments.live",
+            "rules": [
+                {"conditions": [{"attribute": "a", "op": "like", "value": 1}], "value": True}
+            ],
+        },
+        400,
+        "invalid",
+    ),
+    (
+        {
+            "key": "payments.live",
+            "rules": [{"conditions": [{"op": "eq", "value": 1}], "value": True}],
+        },
+        400,
+        "invalid",
+    ),
+    ({"key": "payments.live", "rollout": {"percentage": 101, "value": True}}, 400, "invalid"),
+    ({"key": "payments.live", "rollout": {"percentage": -1, "value": True}}, 400, "invalid"),
+    ({"key": "payments.live", "rollout": {"percentage": 5, "value": "x"}}, 400, "type_mismatch"),
+    ({"key": "payments.live", "enabled": 1}, 400, "invalid"),
+    ({"key": "payments.live", "type": "date", "value": True}, 400, "invalid"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "code"), BAD)
+def test_bad_input_stores_and_mirrors_nothing(
+    api, seeded, log_dir, django_capture_on_commit_callbacks, body, status, code
+):
+    before = FlagChange.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/flags/set", body, format="json")
+    assert response.status_code == status, response.content
+    assert response.json()["ok"] is False and response.json()["error"] == code
+    assert FlagChange.objects.count() == before
+    assert read_ndjson(log_dir) == []
+    assert Flag.objects.get(key="payments.live").value is True
+
+
+@pytest.mark.parametrize("raw", ["[1, 2]", '"text"', "{bad json", "null"])
+def test_bodies_that_are_not_json_objects(api, seeded, raw):
+    response = api.post("/api/flags/set", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["ok"] is False
