@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class CostsConfig(AppConfig):
     name = "costs"
+    verbose_name = "Costs"
+
+    def ready(self):
+        from costs import checks  # noqa: F401 - registers the system checks

@@ -1,0 +1,50 @@
+"""Cost API: a fresh report (optionally stored) and the stored history."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from costs import selectors, services
+from costs.serializers import (
+    CostHistoryQuerySerializer,
+    CostHistoryResponseSerializer,
+    CostReportQuerySerializer,
+    CostReportResponseSerializer,
+)
+from echopilot.serializers import ErrorSerializer
+
+
+def _query(serializer_class, request):
+    serializer = serializer_class(data=dict(request.query_params.items()))
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class CostReportView(APIView):
+    """Compute a fresh cost report; store it only with `?save=true`."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("save", bool, description="Store the report (default false).")
+        ],
+        responses={200: CostReportResponseSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+    )
+    def get(self, request):
+        query = _query(CostReportQuerySerializer, request)
+        report = services.create_report(save=query["save"], actor=request.user.actor)
+        return Response(report)
+
+
+class CostHistoryView(APIView):
+    """Return the stored reports of the last `days` days, oldest first."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("days", int, description="Window in days, 1-3650 (default 90).")
+        ],
+        responses={200: CostHistoryResponseSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+    )
+    def get(self, request):
+        query = _query(CostHistoryQuerySerializer, request)
+        reports = selectors.reports_in_window(days=query["days"])
+        return Response({"ok": True, "count": len(reports), "reports": reports})
