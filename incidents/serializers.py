@@ -1,0 +1,150 @@
+"""API input and output shapes for incidents."""
+
+from rest_framework import serializers
+
+from echopilot.serializers import StrictCharField, StrictSerializer
+from incidents.models import Alert, Incident, Severity
+
+STATUS_FILTERS = [*Incident.Status.values, "active"]
+
+
+class IncidentListQuerySerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=STATUS_FILTERS, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
+
+
+class EmptySerializer(StrictSerializer):
+    """A body with no fields (an empty object or no body at all)."""
+
+
+class SilenceCreateSerializer(StrictSerializer):
+    key = StrictCharField(max_length=200)
+    until = serializers.DateTimeField(help_text="ISO-8601; without an offset it is UTC.")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate_until(self, value):
+        if not isinstance(self.initial_data.get("until"), str):
+            raise serializers.ValidationError("Must be an ISO-8601 string.")
+        return value
+
+
+class AlertOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Alert.Kind.choices)
+    status = serializers.CharField(help_text="pending, delivered, dry_run or failed.")
+    created_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField()
+
+
+class IncidentOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="open, acknowledged or resolved.")
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    issue_keys = serializers.ListField(child=serializers.CharField())
+    details = serializers.ListField(child=serializers.CharField())
+    silenced_keys = serializers.ListField(child=serializers.CharField())
+    opened_at = serializers.DateTimeField()
+    opened_by = serializers.CharField()
+    last_seen_at = serializers.DateTimeField()
+    last_alert_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_by = serializers.CharField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolved_by = serializers.CharField()
+    duration_seconds = serializers.IntegerField()
+    alerts = AlertOutSerializer(many=True, required=False)
+
+
+class IncidentListSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    count = serializers.IntegerField()
+    incidents = IncidentOutSerializer(many=True)
+
+
+class IncidentChangeSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    changed = serializers.BooleanField()
+    incident = IncidentOutSerializer()
+
+
+class IssueOutSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    detail = serializers.CharField()
+    keys = serializers.ListField(child=serializers.CharField())
+    silenced = serializers.BooleanField()
+
+
+class AlertBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Alert.Kind.choices)
+    status = serializers.CharField(help_text="pending, delivered, dry_run or failed.")
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField()
+
+
+class ScanResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    breach = serializers.BooleanField()
+    incident_count = serializers.IntegerField(help_text="Issues detected (one per detail line).")
+    details = serializers.ListField(child=serializers.CharField())
+    severity = serializers.ChoiceField(choices=Severity.choices, allow_null=True)
+    incident_id = serializers.IntegerField(allow_null=True)
+    incident_status = serializers.CharField(
+        allow_null=True, help_text="open, acknowledged or resolved."
+    )
+    alerted = serializers.BooleanField(help_text="This scan queued an alert message.")
+    alert = AlertBriefSerializer(allow_null=True)
+    delivered = serializers.IntegerField(help_text="Messages Telegram accepted during this scan.")
+    pending_alerts = serializers.IntegerField(help_text="Alerts still waiting to be delivered.")
+    dry_run = serializers.BooleanField()
+    issues = IssueOutSerializer(many=True)
+    sources = serializers.DictField(
+        child=serializers.DictField(), help_text="Per source: status ok/missing/invalid, reason."
+    )
+    resolve_blocked = serializers.CharField(required=False)
+
+
+class SilenceOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    until = serializers.DateTimeField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField()
+
+
+class SilenceCreatedSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    silence = SilenceOutSerializer()
+
+
+class SilenceListSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    count = serializers.IntegerField()
+    silences = SilenceOutSerializer(many=True)
+
+
+class AlertmanagerAlertSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="firing or resolved.")
+    labels = serializers.DictField(child=serializers.CharField())
+    annotations = serializers.DictField(child=serializers.CharField(), required=False)
+    startsAt = serializers.DateTimeField(required=False)  # noqa: N815 - Alertmanager's name
+    endsAt = serializers.DateTimeField(required=False)  # noqa: N815
+    fingerprint = serializers.CharField(required=False)
+
+
+class AlertmanagerWebhookSerializer(serializers.Serializer):
+    """Prometheus Alertmanager webhook payload, version 4 (for the schema only)."""
+
+    version = serializers.ChoiceField(choices=["4"])
+    status = serializers.CharField(required=False, help_text="firing or resolved.")
+    alerts = AlertmanagerAlertSerializer(many=True)
+
+
+class AlertmanagerResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    stored = serializers.IntegerField(help_text="Firing critical alerts kept.")
+    removed = serializers.IntegerField(help_text="Alerts removed (resolved or no longer critical).")
+    ignored = serializers.IntegerField(help_text="Alerts neither kept nor known.")

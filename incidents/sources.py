@@ -1,0 +1,381 @@
+"""Read the health signals a scan looks at; each reader returns (issues, source report).
+
+Every reader is total: a missing source is `missing`, an unreadable or malformed
+one is `invalid` with a reason, and nothing here raises on bad data.
+"""
+
+import datetime as dt
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from echopilot.secrets import redact
+
+# Longest ops_sentinel line considered; longer ones are skipped and counted.
+MAX_LINE = 64 * 1024
+# Read size when walking ops_sentinel.ndjson backwards.
+BLOCK = 64 * 1024
+# Largest JSON source file read (they are small reports; anything bigger is a mistake).
+MAX_JSON_BYTES = 10 * 1024 * 1024
+# Lines a little older than the window are still read, in case concurrent writers
+# appended slightly out of order; the walk stops past this slack.
+ORDER_SLACK = dt.timedelta(minutes=2)
+QUIET_LEVELS = {"info", "debug"}
+
+
+@dataclass
+class Issue:
+    """One detected problem: one detail line, one or more alert keys."""
+
+    key: str
+    detail: str
+    keys: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.keys:
+            self.keys = [self.key]
+
+
+class SourceError(Exception):
+    """A source exists but cannot be used; the message is the reported reason."""
+
+
+def source_path(setting: str, default_name: str) -> Path:
+    configured = getattr(settings, setting, "") or ""
+    return Path(configured) if configured else Path(settings.LOG_DIR) / default_name
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SourceError(f"{name} is not a number: {value!r:.40}")
+    if not math.isfinite(value):
+        raise SourceError(f"{name} is not a finite number")
+    return float(value)
+
+
+def _count(value, name: str) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SourceError(f"{name} is not an integer: {value!r:.40}")
+    if value < 0:
+        raise SourceError(f"{name} is negative: {value}")
+    return value
+
+
+def fmt(value: float) -> str:
+    """Format a measured number without noise: 1500, 0.96, 12.5."""
+    return f"{round(value, 4):g}"
+
+
+def load_json(path: Path):
+    """Return the parsed JSON document at `path`; raise SourceError on any problem."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror}") from None
+    if size == 0:
+        raise SourceError("empty file")
+    if size > MAX_JSON_BYTES:
+        raise SourceError(f"file too large ({size} bytes, limit {MAX_JSON_BYTES})")
+    try:
+        with path.open("rb") as fh:
+            # read(n) would allocate n bytes up front; the size is checked above.
+            raw = fh.read()
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror}") from None
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise SourceError("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def _object(doc, what: str) -> dict:
+    if not isinstance(doc, dict):
+        raise SourceError(f"expected a JSON object {what}, got {type(doc).__name__}")
+    return doc
+
+
+def read_slo(path: Path) -> list[Issue]:
+    doc = _object(load_json(path), "with p95_ms and success_rate")
+    for name in ("p95_ms", "success_rate"):
+        if name not in doc:
+            raise SourceError(f"{name} is missing")
+    p95 = _number(doc["p95_ms"], "p95_ms")
+    success = _number(doc["success_rate"], "success_rate")
+    if p95 < 0:
+        raise SourceError(f"p95_ms is negative: {fmt(p95)}")
+    if success < 0 or success > 100:
+        raise SourceError(f"success_rate out of range: {fmt(success)}")
+    if success > 1:  # a percentage
+        success = success / 100.0
+    if p95 > settings.SLO_P95_MS or success < settings.SLO_SUCCESS_MIN:
+        return [Issue("slo", f"SLO breach: P95={fmt(p95)}ms, Success={fmt(success)}")]
+    return []
+
+
+def read_payout(path: Path) -> list[Issue]:
+    doc = _object(load_json(path), "with missing and mismatched")
+    for name in ("missing", "mismatched"):
+        if name not in doc:
+            raise SourceError(f"{name} is missing")
+    missing = _count(doc["missing"], "missing")
+    mismatched = _count(doc["mismatched"], "mismatched")
+    if missing or mismatched:
+        return [Issue("payout", f"Payout issues: {missing} missing, {mismatched} mismatched")]
+    return []
+
+
+def alert_issue(name: str) -> Issue:
+    return Issue(f"alert:{name}", f"Production alert: {name}")
+
+
+def read_production_alerts(path: Path, report: dict) -> list[str]:
+    """Return the names of active critical alerts; bad entries are skipped and counted."""
+    doc = _object(load_json(path), 'with an "active" list')
+    active = doc.get("active")
+    if not isinstance(active, list):
+        raise SourceError('"active" is missing or not a list')
+    names, skipped = [], 0
+    for item in active:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("name"), str)
+            or not item["name"].strip()
+            or not isinstance(item.get("severity", ""), str)
+        ):
+            skipped += 1
+            continue
+        if str(item.get("severity", "")).lower() == "critical":
+            names.append(item["name"].strip())
+    report["active"] = len(active)
+    if skipped:
+        report["skipped_entries"] = skipped
+    return names
+
+
+def parse_ts(value) -> dt.datetime | None:
+    """Parse an ISO-8601 `ts_iso`; without an offset it is UTC. None if unusable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when
+
+
+@dataclass
+class SentinelScan:
+    types: set[str] = field(default_factory=set)
+    lines_read: int = 0
+    warnings: int = 0
+    long_lines: int = 0
+    broken_lines: int = 0
+    bytes_read: int = 0
+
+
+def iter_lines_backwards(fh, size: int, scan: SentinelScan):
+    """Yield complete lines (bytes) from the end of `fh` towards its start.
+
+    Memory stays bounded by BLOCK + MAX_LINE: a line that grows past MAX_LINE
+    is dropped while it is still being assembled and counted as long.
+    """
+    pos = size
+    carry = b""  # the start of the line we are in the middle of (its later part)
+    overlong = False  # the current line already passed MAX_LINE
+    while pos > 0:
+        step = min(BLOCK, pos)
+        pos -= step
+        fh.seek(pos)
+        block = fh.read(step)
+        scan.bytes_read += len(block)
+        parts = block.split(b"\n")
+        # parts[-1] joins the carry; parts[0] may continue into earlier blocks.
+        first_tail = parts[-1] + carry if not overlong else b""
+        if len(parts) == 1:
+            if not overlong:
+                carry = first_tail
+                if len(carry) > MAX_LINE:
+                    carry, overlong = b"", True
+            continue
+        # The line ending at this block's last newline, completed by the carry.
+        candidates = [first_tail] if not overlong else [None]
+        candidates.extend(reversed(parts[1:-1]))
+        for line in candidates:
+            if line is None:
+                scan.long_lines += 1
+                continue
+            if len(line) > MAX_LINE:
+                scan.long_lines += 1
+                continue
+            yield line
+        overlong = False
+        carry = parts[0]
+        if len(carry) > MAX_LINE:
+            carry, overlong = b"", True
+    if overlong:
+        scan.long_lines += 1
+    elif carry:
+        yield carry
+
+
+def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]:
+    """Collect warning types newer than the window, walking the file from its end."""
+    window = dt.timedelta(minutes=float(settings.OPS_WARNING_WINDOW_MINUTES))
+    since = now - window
+    stop_before = since - ORDER_SLACK
+    scan = SentinelScan()
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror}") from None
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        for raw in iter_lines_backwards(fh, size, scan):
+            raw = raw.strip()
+            if not raw:
+                continue
+            scan.lines_read += 1
+            try:
+                line = json.loads(raw)
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError
+                scan.broken_lines += 1
+                continue
+            if not isinstance(line, dict):
+                scan.broken_lines += 1
+                continue
+            when = parse_ts(line.get("ts_iso"))
+            if when is None:
+                scan.broken_lines += 1
+                continue
+            if when < stop_before:
+                break
+            if when < since:
+                continue
+            level = line.get("level")
+            if isinstance(level, str) and level.strip().lower() in QUIET_LEVELS:
+                continue
+            found = []
+            if isinstance(line.get("warnings"), list):
+                found.extend(w for w in line["warnings"] if isinstance(w, str) and w.strip())
+            if isinstance(line.get("type"), str) and line["type"].strip():
+                found.append(line["type"])
+            if found:
+                scan.warnings += 1
+                scan.types.update(w.strip() for w in found)
+    report.update(
+        lines_read=scan.lines_read,
+        warnings=scan.warnings,
+        skipped_long_lines=scan.long_lines,
+        skipped_broken_lines=scan.broken_lines,
+        bytes_read=scan.bytes_read,
+        window_minutes=float(settings.OPS_WARNING_WINDOW_MINUTES),
+    )
+    if not scan.types:
+        return []
+    types = sorted(scan.types)
+    return [Issue("ops", f"System warnings: {', '.join(types)}", [f"ops:{t}" for t in types])]
+
+
+def read_cost() -> tuple[list[Issue], dict]:
+    """Ask the costs app for the latest budget status through its public selector."""
+    try:
+        from costs.selectors import latest_budget_status
+    except (ImportError, AttributeError):
+        return [], {"status": "missing", "reason": "costs.selectors.latest_budget_status absent"}
+    try:
+        status = latest_budget_status()
+    except Exception as exc:  # noqa: BLE001 - another app's failure must not stop the scan
+        return [], {"status": "invalid", "reason": redact(f"{type(exc).__name__}: {exc}")[:200]}
+    if status is None:
+        return [], {"status": "missing", "reason": "no cost report or no budget"}
+    try:
+        if not isinstance(status, dict):
+            raise SourceError(f"expected a dict, got {type(status).__name__}")
+        over = status.get("over_budget")
+        if not isinstance(over, bool):
+            raise SourceError("over_budget is not a boolean")
+        report = {"status": "ok", "over_budget": over, "report_id": status.get("report_id")}
+        if not over:
+            return [], report
+        total = _number(status.get("total_monthly_usd"), "total_monthly_usd")
+        budget = _number(status.get("budget_usd"), "budget_usd")
+        currency = status.get("currency") or "USD"
+        if not isinstance(currency, str):
+            raise SourceError("currency is not a string")
+    except SourceError as exc:
+        return [], {"status": "invalid", "reason": str(exc)}
+    return [Issue("cost", f"Cost over budget: {total:.2f} of {budget:.2f} {currency}")], report
+
+
+def read_received_alerts(now: dt.datetime) -> tuple[list[str], dict]:
+    """Return names of firing critical alerts pushed by Alertmanager (not yet ended)."""
+    from django.db.models import Q
+
+    from incidents.models import ReceivedAlert
+
+    rows = ReceivedAlert.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+    names = sorted({r for r in rows.values_list("name", flat=True)})
+    return names, {"status": "ok", "firing_critical": len(names)}
+
+
+FILE_SOURCES = [
+    # name, setting, default file name
+    ("slo", "INCIDENT_SLO_REPORT_PATH", "slo_report.json"),
+    ("payout", "INCIDENT_PAYOUT_RECON_PATH", "payout_recon.json"),
+    ("ops", "INCIDENT_OPS_SENTINEL_PATH", "ops_sentinel.ndjson"),
+    ("production_alerts", "INCIDENT_PRODUCTION_ALERTS_PATH", "production_alerts.json"),
+]
+
+
+def collect(now: dt.datetime) -> tuple[list[Issue], dict]:
+    """Read every source; return the issues (in seed order) and the sources map."""
+    issues: list[Issue] = []
+    sources: dict[str, dict] = {}
+    alert_names: list[str] = []
+    for name, setting, default in FILE_SOURCES:
+        path = source_path(setting, default)
+        report: dict = {"path": str(path)}
+        sources[name] = report
+        if not path.exists():
+            report["status"] = "missing"
+            continue
+        try:
+            if name == "slo":
+                issues.extend(read_slo(path))
+            elif name == "payout":
+                issues.extend(read_payout(path))
+            elif name == "ops":
+                issues.extend(read_ops_sentinel(path, now, report))
+            else:
+                alert_names.extend(read_production_alerts(path, report))
+            report["status"] = "ok"
+        except SourceError as exc:
+            report.update(status="invalid", reason=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a scan must report, not crash
+            report.update(status="invalid", reason=redact(f"{type(exc).__name__}: {exc}")[:200])
+    try:
+        received, sources["alertmanager"] = read_received_alerts(now)
+        alert_names.extend(received)
+    except Exception as exc:  # noqa: BLE001
+        sources["alertmanager"] = {
+            "status": "invalid",
+            "reason": redact(f"{type(exc).__name__}: {exc}")[:200],
+        }
+    seen = set()
+    for name in alert_names:
+        if name not in seen:
+            seen.add(name)
+            issues.append(alert_issue(name))
+    cost_issues, sources["cost"] = read_cost()
+    issues.extend(cost_issues)
+    return issues, sources

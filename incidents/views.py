@@ -1,0 +1,108 @@
+"""Incidents API: list, scan, acknowledge, resolve, silences, Alertmanager receiver."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from echopilot.serializers import ErrorSerializer
+from incidents import clock, selectors, services
+from incidents.serializers import (
+    AlertmanagerResultSerializer,
+    AlertmanagerWebhookSerializer,
+    EmptySerializer,
+    IncidentChangeSerializer,
+    IncidentListQuerySerializer,
+    IncidentListSerializer,
+    ScanResultSerializer,
+    SilenceCreatedSerializer,
+    SilenceCreateSerializer,
+    SilenceListSerializer,
+)
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer}
+
+
+def _empty_body(request) -> None:
+    EmptySerializer(data=request.data if request.data else {}).is_valid(raise_exception=True)
+
+
+class IncidentListView(APIView):
+    """List incidents, newest first."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=["open", "acknowledged", "resolved", "active"]),
+            OpenApiParameter("limit", int, description="1-500, default 50"),
+        ],
+        responses={200: IncidentListSerializer, **ERRORS},
+    )
+    def get(self, request):
+        params = request.query_params.dict()
+        params.pop("format", None)  # DRF's renderer override, not a filter
+        query = IncidentListQuerySerializer(data=params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.list_incidents(**query.validated_data)
+        return Response({"ok": True, "count": len(rows), "incidents": rows})
+
+
+class IncidentScanView(APIView):
+    """Scan the health signals now (what the 5-minute schedule runs)."""
+
+    @extend_schema(request=EmptySerializer, responses={200: ScanResultSerializer, **ERRORS})
+    def post(self, request):
+        _empty_body(request)
+        return Response(services.scan(actor=request.user.actor))
+
+
+class IncidentAcknowledgeView(APIView):
+    """Acknowledge an incident: no more repeat alerts."""
+
+    @extend_schema(
+        request=EmptySerializer,
+        responses={200: IncidentChangeSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def post(self, request, pk: int):
+        _empty_body(request)
+        return Response(services.acknowledge(incident_id=pk, actor=request.user.actor))
+
+
+class IncidentResolveView(APIView):
+    """Resolve an incident by hand (sends the resolved message)."""
+
+    @extend_schema(
+        request=EmptySerializer, responses={200: IncidentChangeSerializer, 404: ErrorSerializer}
+    )
+    def post(self, request, pk: int):
+        _empty_body(request)
+        return Response(services.resolve(incident_id=pk, actor=request.user.actor))
+
+
+class SilenceView(APIView):
+    """Active silences (GET) and creating one (POST)."""
+
+    @extend_schema(responses={200: SilenceListSerializer, 401: ErrorSerializer})
+    def get(self, request):
+        rows = selectors.list_silences(now=clock.now())
+        return Response({"ok": True, "count": len(rows), "silences": rows})
+
+    @extend_schema(
+        request=SilenceCreateSerializer, responses={201: SilenceCreatedSerializer, **ERRORS}
+    )
+    def post(self, request):
+        body = SilenceCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.create_silence(actor=request.user.actor, **body.validated_data)
+        return Response(result, status=201)
+
+
+class AlertmanagerReceiverView(APIView):
+    """Receive a Prometheus Alertmanager webhook (version 4)."""
+
+    @extend_schema(
+        request=AlertmanagerWebhookSerializer,
+        responses={200: AlertmanagerResultSerializer, **ERRORS},
+    )
+    def post(self, request):
+        return Response(
+            services.receive_alertmanager(payload=request.data, actor=request.user.actor)
+        )

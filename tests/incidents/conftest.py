@@ -1,0 +1,190 @@
+"""Incidents fixtures: a loopback Bot API stand-in, signal files, and a movable clock."""
+
+import datetime as dt
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from echopilot.mirror import now_iso
+
+BOT_TOKEN = "123456789:AAH-secret-bot-token-0123456789abcdef"
+CHAT_ID = "-1001234567"
+START = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
+
+
+class FakeBotApi:
+    """Records sendMessage requests and answers each from a script (default 200)."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.script: list[tuple] = []
+        self.lock = threading.Lock()
+        self.next_message_id = 100
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                with api.lock:
+                    action = api.script.pop(0) if api.script else ("ok",)
+                    api.requests.append(
+                        {
+                            "path": self.path,
+                            "body": json.loads(raw or b"{}"),
+                            "at": time.monotonic(),
+                            "answer": action[0],
+                        }
+                    )
+                    api.next_message_id += 1
+                    message_id = api.next_message_id
+                kind = action[0]
+                if kind == "slow":
+                    time.sleep(action[1])
+                    kind = "ok"
+                if kind == "ok":
+                    self._answer(200, {"ok": True, "result": {"message_id": message_id}})
+                elif kind == "429":
+                    self._answer(
+                        429,
+                        {
+                            "ok": False,
+                            "error_code": 429,
+                            "description": f"Too Many Requests: retry after {action[1]}",
+                            "parameters": {"retry_after": action[1]},
+                        },
+                    )
+                else:
+                    self._answer(
+                        int(kind), {"ok": False, "error_code": int(kind), "description": "Boom"}
+                    )
+
+            def _answer(self, status, body):
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def answer(self, *actions: tuple) -> None:
+        """Queue answers for the next requests: ("ok",), ("429", 1), ("500",), ("slow", 2)."""
+        with self.lock:
+            self.script.extend(actions)
+
+    @property
+    def texts(self) -> list[str]:
+        return [r["body"]["text"] for r in self.requests]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def bot(settings):
+    """A running Bot API stand-in, with the app configured to use it."""
+    api = FakeBotApi()
+    settings.TELEGRAM_API_BASE = api.base
+    settings.TELEGRAM_BOT_TOKEN = BOT_TOKEN
+    settings.TELEGRAM_CHAT_ID = CHAT_ID
+    settings.TELEGRAM_TIMEOUT = 2.0
+    yield api
+    api.close()
+
+
+class Clock:
+    def __init__(self, start: dt.datetime):
+        self.current = start
+
+    def __call__(self) -> dt.datetime:
+        return self.current
+
+    def advance(self, **delta) -> dt.datetime:
+        self.current += dt.timedelta(**delta)
+        return self.current
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Freeze the app's clock at START; `clock.advance(minutes=...)` moves it."""
+    from incidents import clock as app_clock
+
+    fake = Clock(START)
+    monkeypatch.setattr(app_clock, "now", fake)
+    return fake
+
+
+class Signals:
+    """Write the scan's source files into the test's log dir."""
+
+    def __init__(self, log_dir: Path, clock: Clock):
+        self.dir = log_dir
+        self.clock = clock
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    def write(self, name: str, doc) -> Path:
+        path = self.path(name)
+        path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+        return path
+
+    def slo(self, p95=1500, success=0.96):
+        return self.write("slo_report.json", {"p95_ms": p95, "success_rate": success})
+
+    def payout(self, missing=2, mismatched=1):
+        return self.write("payout_recon.json", {"missing": missing, "mismatched": mismatched})
+
+    def alerts(self, *names, severity="critical"):
+        active = [{"name": n, "severity": severity} for n in names]
+        return self.write("production_alerts.json", {"active": active})
+
+    def ops(self, *types, minutes_ago=1.0, level="warning"):
+        when = self.clock() - dt.timedelta(minutes=minutes_ago)
+        with self.path("ops_sentinel.ndjson").open("a") as fh:
+            for t in types:
+                fh.write(json.dumps({"ts_iso": now_iso(when), "level": level, "type": t}) + "\n")
+
+    def healthy(self):
+        self.slo(420, 0.999)
+        self.payout(0, 0)
+        self.alerts()
+        self.path("ops_sentinel.ndjson").unlink(missing_ok=True)
+
+
+@pytest.fixture
+def signals(log_dir, clock) -> Signals:
+    return Signals(log_dir, clock)
+
+
+@pytest.fixture
+def no_costs(monkeypatch):
+    """The cost signal as the costs app reports it with no over-budget report."""
+    import costs.selectors
+
+    monkeypatch.setattr(costs.selectors, "latest_budget_status", lambda: None)
+
+
+def ndjson(log_dir: Path, stream: str = "incidents") -> list[dict]:
+    path = log_dir / f"{stream}.ndjson"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]

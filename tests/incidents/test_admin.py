@@ -1,0 +1,57 @@
+"""Admin: incident list with filters, alerts inline, acknowledge/resolve actions, silences."""
+
+import pytest
+
+from incidents import services
+from incidents.models import Incident, Silence
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_costs")]
+
+
+@pytest.fixture
+def incident_id(signals):
+    signals.slo()
+    signals.payout()
+    return services.scan(actor="cli")["incident_id"]
+
+
+def test_changelist_filters_and_detail(admin_client, incident_id):
+    page = admin_client.get("/admin/incidents/incident/?status__exact=open&severity__exact=MEDIUM")
+    assert page.status_code == 200
+    assert f"/admin/incidents/incident/{incident_id}/change/" in page.content.decode()
+    empty = admin_client.get("/admin/incidents/incident/?status__exact=resolved")
+    assert f"/admin/incidents/incident/{incident_id}/change/" not in empty.content.decode()
+    detail = admin_client.get(f"/admin/incidents/incident/{incident_id}/change/").content.decode()
+    assert "• SLO breach: P95=1500ms, Success=0.96" in detail
+    assert "Opened" in detail and "Dry-run (not sent)" in detail  # the alert inline
+
+
+def test_actions_acknowledge_and_resolve_record_the_admin(admin_client, admin_user, incident_id):
+    url = "/admin/incidents/incident/"
+    admin_client.post(url, {"action": "acknowledge", "_selected_action": [incident_id]})
+    incident = Incident.objects.get()
+    assert incident.status == "acknowledged"
+    assert incident.acknowledged_by == f"admin:{admin_user.username}"
+    admin_client.post(url, {"action": "resolve", "_selected_action": [incident_id]})
+    incident.refresh_from_db()
+    assert incident.status == "resolved" and incident.resolved_by == f"admin:{admin_user.username}"
+    # acknowledging a resolved incident is refused with a message, not an error page
+    page = admin_client.post(
+        url, {"action": "acknowledge", "_selected_action": [incident_id]}, follow=True
+    )
+    assert "already resolved" in page.content.decode()
+
+
+def test_add_silence_through_the_admin(admin_client, admin_user, clock):
+    response = admin_client.post(
+        "/admin/incidents/silence/add/",
+        {"key": "ops:high_cpu", "until_0": "2026-01-05", "until_1": "13:00:00", "reason": "x"},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    silence = Silence.objects.get()
+    assert silence.created_by == f"admin:{admin_user.username}"
+    bad = admin_client.post(
+        "/admin/incidents/silence/add/",
+        {"key": "bogus", "until_0": "2026-01-05", "until_1": "13:00:00", "reason": ""},
+    )
+    assert bad.status_code == 200 and Silence.objects.count() == 1

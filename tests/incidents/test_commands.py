@@ -1,0 +1,115 @@
+"""manage.py incident_scan, incidents list|ack|resolve|silence, incident_signals."""
+
+import json
+import subprocess
+import sys
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from incidents.models import Incident, Silence
+from tests.conftest import ROOT, subprocess_env
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_costs")]
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_incident_scan_prints_the_seed_json(signals):
+    signals.slo()
+    signals.payout()
+    result = json.loads(run("incident_scan"))
+    assert result["ok"] is True and result["incident_count"] == 2
+    assert result["severity"] == "MEDIUM"
+    assert Incident.objects.get().opened_by == "cli"
+
+
+def test_signals_breach_then_healthy_walks_an_incident_through_its_life(log_dir):
+    run("incident_signals", "--breach")
+    opened = json.loads(run("incident_scan"))
+    assert opened["breach"] is True and opened["incident_count"] == 4
+    assert opened["details"][2] == "System warnings: high_cpu, high_ram"
+    assert opened["alert"]["status"] == "dry_run"
+    out = run("incident_signals", "--healthy")
+    assert "replaced" in out
+    resolved = json.loads(run("incident_scan"))
+    assert resolved["breach"] is False and resolved["incident_status"] == "resolved"
+
+
+def test_signals_healthy_never_rewrites_a_real_sentinel_file(log_dir):
+    log_dir.mkdir(parents=True)
+    real = log_dir / "ops_sentinel.ndjson"
+    real.write_text('{"ts_iso": "2026-01-01T00:00:00Z", "level": "info", "type": "boot"}\n')
+    out = run("incident_signals", "--healthy")
+    assert "appended to" in out
+    assert real.read_text().startswith('{"ts_iso": "2026-01-01T00:00:00Z"')
+
+
+def test_signals_needs_a_mode():
+    with pytest.raises(CommandError):
+        call_command("incident_signals")
+
+
+def test_list_ack_resolve(signals):
+    signals.slo()
+    pk = json.loads(run("incident_scan"))["incident_id"]
+    listed = run("incidents", "list")
+    assert f"#{pk}" in listed and "• SLO breach: P95=1500ms, Success=0.96" in listed
+    assert f"Acknowledged incident #{pk}." in run("incidents", "ack", str(pk))
+    assert Incident.objects.get().acknowledged_by == "cli"
+    assert f"Resolved incident #{pk}." in run("incidents", "resolve", str(pk))
+    rows = json.loads(run("incidents", "list", "--json", "--status", "resolved"))
+    assert [r["id"] for r in rows] == [pk]
+    assert run("incidents", "list", "--status", "open") == "No incidents.\n"
+    with pytest.raises(CommandError, match="already resolved"):
+        call_command("incidents", "ack", str(pk))
+    with pytest.raises(CommandError, match="No incident with id 999"):
+        call_command("incidents", "resolve", "999")
+
+
+def test_silence_command(clock):
+    out = run("incidents", "silence", "ops:high_cpu", "--minutes", "30", "--reason", "deploy")
+    assert out == "Silenced ops:high_cpu until 2026-01-05T12:30:00Z.\n"
+    run("incidents", "silence", "slo", "--until", "2026-01-06T00:00:00")
+    assert sorted(Silence.objects.values_list("key", "created_by")) == [
+        ("ops:high_cpu", "cli"),
+        ("slo", "cli"),
+    ]
+    with pytest.raises(CommandError):
+        call_command("incidents", "silence", "bogus", "--minutes", "5")
+    with pytest.raises(CommandError):
+        call_command("incidents", "silence", "slo", "--until", "soon")
+    with pytest.raises(CommandError):
+        call_command("incidents", "silence", "slo", "--minutes", "-5")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_scans_open_one_incident(settings, signals):
+    """Four real processes scan at once; the constraint keeps one incident."""
+    signals.slo()
+    signals.payout()
+    env = subprocess_env(settings)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "incident_scan", "--compact"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(json.loads(out))
+    assert Incident.objects.count() == 1
+    assert {r["incident_id"] for r in results} == {Incident.objects.get().pk}
+    assert sum(r["alerted"] for r in results) == 1  # one "open" alert, not four

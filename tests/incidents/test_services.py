@@ -1,0 +1,288 @@
+"""An incident's life against a real HTTP server standing in for the Bot API."""
+
+import datetime as dt
+
+import pytest
+
+from incidents import services
+from incidents.models import Alert, Incident, Silence
+from tests.incidents.conftest import BOT_TOKEN, CHAT_ID, ndjson
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_costs")]
+
+
+def scan():
+    return services.scan(actor="cli")
+
+
+def test_seed_contract_and_one_message_for_a_new_incident(bot, signals, settings):
+    settings.BASE_URL = "https://ops.example.test/"
+    signals.slo(1500, 0.96)
+    signals.payout(2, 1)
+    signals.ops("high_cpu")
+    result = scan()
+    assert result["ok"] is True
+    assert result["breach"] is True
+    assert result["incident_count"] == 3
+    assert result["details"] == [
+        "SLO breach: P95=1500ms, Success=0.96",
+        "Payout issues: 2 missing, 1 mismatched",
+        "System warnings: high_cpu",
+    ]
+    assert result["severity"] == "HIGH"
+    assert result["dry_run"] is False
+    assert result["alerted"] is True
+    assert result["alert"]["status"] == "delivered"
+    incident = Incident.objects.get()
+    assert result["incident_id"] == incident.pk and incident.status == "open"
+
+    assert len(bot.requests) == 1
+    request = bot.requests[0]
+    assert request["path"] == f"/bot{BOT_TOKEN}/sendMessage"
+    assert request["body"]["chat_id"] == CHAT_ID
+    text = request["body"]["text"]
+    assert text.startswith(
+        "🚨 EchoPilot Incident Detected\n\n"
+        "• SLO breach: P95=1500ms, Success=0.96\n"
+        "• Payout issues: 2 missing, 1 mismatched\n"
+        "• System warnings: high_cpu\n"
+    )
+    assert "Severity: HIGH" in text
+    assert f"https://ops.example.test/admin/incidents/incident/{incident.pk}/change/" in text
+
+
+def test_same_problems_send_nothing_new_key_alerts_once(bot, signals, clock):
+    signals.slo()
+    scan()
+    clock.advance(minutes=5)
+    again = scan()
+    assert again["alerted"] is False and len(bot.requests) == 1
+    assert Incident.objects.get().last_seen_at == clock()
+
+    clock.advance(minutes=5)
+    signals.payout(1, 0)
+    grown = scan()
+    assert grown["alerted"] is True and grown["alert"]["kind"] == "new_issue"
+    assert len(bot.requests) == 2
+    assert "• Payout issues: 1 missing, 0 mismatched (new)" in bot.texts[1]
+    assert "🚨 EchoPilot Incident Update: new issue" in bot.texts[1]
+
+    clock.advance(minutes=5)
+    scan()
+    assert len(bot.requests) == 2
+    assert Incident.objects.count() == 1
+
+
+def test_partial_recovery_sends_nothing(bot, signals, clock):
+    signals.slo()
+    signals.payout()
+    scan()
+    signals.payout(0, 0)
+    clock.advance(minutes=5)
+    result = scan()
+    assert result["alerted"] is False and len(bot.requests) == 1
+    assert Incident.objects.get().details == ["SLO breach: P95=1500ms, Success=0.96"]
+
+
+def test_severity_rise_escalates(bot, signals, clock):
+    signals.slo()
+    signals.payout()
+    first = scan()
+    assert first["severity"] == "MEDIUM" and len(bot.requests) == 1
+    # a third issue appears, silenced: no new key to announce, but severity rose
+    services.create_silence(key="alert:db_down", until=clock() + dt.timedelta(hours=1), actor="t")
+    signals.alerts("db_down")
+    clock.advance(minutes=5)
+    result = scan()
+    assert result["severity"] == "HIGH"
+    assert result["alert"]["kind"] == "escalation"
+    assert bot.texts[1].startswith("🚨 EchoPilot Incident Escalated")
+    assert "Severity: HIGH" in bot.texts[1]
+    clock.advance(minutes=5)
+    assert scan()["alerted"] is False  # HIGH already announced
+
+
+def test_silenced_keys_are_announced_when_the_silence_ends(bot, signals, clock):
+    signals.slo()
+    signals.payout()
+    signals.alerts("db_down")
+    # all three are known, but silenced keys are not announced: only slo is
+    Silence.objects.create(
+        key="payout", until=clock() + dt.timedelta(minutes=1), created_at=clock(), created_by="t"
+    )
+    Silence.objects.create(
+        key="alert", until=clock() + dt.timedelta(minutes=1), created_at=clock(), created_by="t"
+    )
+    first = scan()
+    assert first["severity"] == "HIGH" and first["alert"]["kind"] == "open"
+    assert first["issues"][1]["silenced"] is True
+    assert "• Payout issues: 2 missing, 1 mismatched (silenced)" in bot.texts[0]
+    assert "• Production alert: db_down (silenced)" in bot.texts[0]
+    # silences end: the muted keys are announced now
+    clock.advance(minutes=5)
+    resumed = scan()
+    assert resumed["alert"]["kind"] == "new_issue"
+    assert len(bot.requests) == 2
+
+
+def test_repeat_after_the_interval_unless_acknowledged(bot, signals, clock, settings):
+    settings.INCIDENT_REPEAT_MINUTES = 60
+    signals.slo()
+    scan()
+    clock.advance(minutes=59)
+    assert scan()["alerted"] is False
+    clock.advance(minutes=1)
+    repeat = scan()
+    assert repeat["alert"]["kind"] == "repeat"
+    assert bot.texts[1].startswith("🔁 EchoPilot Incident Still Open")
+    assert "Open for 1h 00m, not acknowledged" in bot.texts[1]
+    clock.advance(minutes=30)
+    assert scan()["alerted"] is False  # the interval restarts at the repeat
+
+    services.acknowledge(incident_id=repeat["incident_id"], actor="cli")
+    clock.advance(minutes=120)
+    assert scan()["alerted"] is False
+    assert len(bot.requests) == 2
+    # a new key still alerts while acknowledged
+    signals.payout()
+    assert scan()["alert"]["kind"] == "new_issue"
+    assert len(bot.requests) == 3
+    assert Incident.objects.get().status == "acknowledged"
+
+
+def test_resolved_message_with_duration_then_a_new_episode(bot, signals, clock):
+    signals.slo()
+    opened = scan()
+    clock.advance(minutes=65)
+    signals.healthy()
+    result = scan()
+    assert result["breach"] is False and result["incident_count"] == 0
+    assert result["incident_status"] == "resolved"
+    assert result["alert"]["kind"] == "resolved"
+    assert bot.texts[1].startswith(f"✅ Resolved: EchoPilot Incident #{opened['incident_id']}")
+    assert "Lasted 1h 05m." in bot.texts[1]
+    incident = Incident.objects.get()
+    assert incident.resolved_by == "cli" and incident.active is False
+
+    clock.advance(minutes=5)
+    assert scan()["alerted"] is False  # still healthy: nothing
+    signals.slo()
+    again = scan()
+    assert again["incident_id"] != opened["incident_id"]
+    assert again["alert"]["kind"] == "open"
+    assert len(bot.requests) == 3
+
+
+def test_unreadable_source_does_not_resolve(bot, signals, clock):
+    signals.slo()
+    scan()
+    signals.write("slo_report.json", '{"p95_ms": 1500, "succ')
+    clock.advance(minutes=5)
+    result = scan()
+    assert result["breach"] is False
+    assert result["sources"]["slo"]["status"] == "invalid"
+    assert result["incident_status"] == "open"
+    assert "slo" in result["resolve_blocked"]
+    assert len(bot.requests) == 1
+
+
+def test_manual_resolve_and_acknowledge_record_who(bot, signals):
+    signals.slo()
+    opened = scan()
+    ack = services.acknowledge(incident_id=opened["incident_id"], actor="api:k_1")
+    assert ack["changed"] is True and ack["incident"]["acknowledged_by"] == "api:k_1"
+    again = services.acknowledge(incident_id=opened["incident_id"], actor="cli")
+    assert again["changed"] is False
+    done = services.resolve(incident_id=opened["incident_id"], actor="admin:alice")
+    assert done["incident"]["status"] == "resolved"
+    assert done["incident"]["resolved_by"] == "admin:alice"
+    assert "Resolved by admin:alice." in bot.texts[-1]
+    with pytest.raises(services.IncidentConflict):
+        services.acknowledge(incident_id=opened["incident_id"], actor="cli")
+    with pytest.raises(services.IncidentNotFound):
+        services.resolve(incident_id=999, actor="cli")
+    kinds = [line["type"] for line in ndjson_lines()]
+    assert "incident_acknowledged" in kinds and "incident_resolved" in kinds
+
+
+def ndjson_lines():
+    from django.conf import settings
+
+    return ndjson(settings.LOG_DIR)
+
+
+def test_dry_run_without_credentials(signals, log_dir):
+    signals.slo()
+    result = scan()
+    assert result["dry_run"] is True
+    assert result["alerted"] is True
+    assert result["alert"]["status"] == "dry_run"
+    assert Alert.objects.get().status == "dry_run"
+    lines = ndjson(log_dir)
+    types = [line["type"] for line in lines]
+    assert types == ["incident_opened", "alert_queued", "scan"]
+    assert lines[1]["text"].startswith("🚨 EchoPilot Incident Detected")
+    assert lines[2]["details"] == ["SLO breach: P95=1500ms, Success=0.96"]
+
+
+def test_every_scan_is_logged_even_healthy(signals, log_dir):
+    signals.healthy()
+    scan()
+    scan()
+    assert [line["type"] for line in ndjson(log_dir)] == ["scan", "scan"]
+
+
+def test_silence_mutes_then_alerting_resumes(bot, signals, clock):
+    services.create_silence(
+        key="ops:high_cpu", until=clock() + dt.timedelta(minutes=30), reason="deploy", actor="cli"
+    )
+    signals.ops("high_cpu")
+    result = scan()
+    assert result["breach"] is True and result["incident_count"] == 1
+    assert result["issues"][0]["silenced"] is True
+    assert result["alerted"] is False and bot.requests == []
+    assert Incident.objects.get().silenced_keys == ["ops:high_cpu"]
+
+    clock.advance(minutes=31)
+    signals.ops("high_cpu")
+    resumed = scan()
+    assert resumed["alert"]["kind"] == "open"
+    assert len(bot.requests) == 1 and "(silenced)" not in bot.texts[0]
+
+
+def test_silence_validation(clock):
+    with pytest.raises(services.ApiError):
+        services.create_silence(key="nonsense", until=clock() + dt.timedelta(1), actor="cli")
+    with pytest.raises(services.ApiError):
+        services.create_silence(key="slo", until=clock() - dt.timedelta(1), actor="cli")
+
+
+def test_fully_silenced_incident_resolves_quietly(bot, signals, clock):
+    services.create_silence(key="slo", until=clock() + dt.timedelta(hours=1), actor="cli")
+    signals.slo()
+    scan()
+    signals.healthy()
+    result = scan()
+    assert result["incident_status"] == "resolved" and result["alert"] is None
+    assert bot.requests == []
+
+
+def test_long_message_is_cut_not_rejected(bot, signals):
+    names = [f"alert_{'x' * 60}_{i}" for i in range(120)]
+    signals.alerts(*names)
+    result = scan()
+    assert result["alert"]["status"] == "delivered"
+    text = bot.texts[0]
+    assert len(text.encode("utf-16-le")) // 2 <= 4096
+    assert "(message cut:" in text
+
+
+def test_one_active_incident_is_a_database_constraint(clock):
+    from django.db import IntegrityError, transaction
+
+    fields = dict(severity="MEDIUM", opened_at=clock(), opened_by="t", last_seen_at=clock())
+    Incident.objects.create(**fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Incident.objects.create(**fields)
+    Incident.objects.create(status="resolved", active=False, **fields)
+    assert Incident.objects.count() == 2
