@@ -31,8 +31,12 @@ def _isolated(settings, tmp_path):
     settings.BASE_URL = ""
     from django.core.cache import cache
 
+    from costs.middleware import counter
+
     cache.clear()
+    counter.reset()  # API bytes counted in one test must not flush into another
     yield
+    counter.reset()
 
 
 @pytest.fixture
