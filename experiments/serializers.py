@@ -1,0 +1,76 @@
+"""API input and output shapes for experiments."""
+
+from rest_framework import serializers
+
+from echopilot.serializers import (
+    StrictCharField,
+    StrictFloatField,
+    StrictSerializer,
+)
+
+
+class AssignSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    user = serializers.CharField()
+    experiment = serializers.CharField()
+    variant = serializers.CharField()
+    description = serializers.CharField()
+
+
+class ValueField(StrictFloatField):
+    """A JSON number that fits a float (DRF lets OverflowError escape as a 500)."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except OverflowError:
+            self.fail("invalid")
+
+
+class EventInSerializer(StrictSerializer):
+    event = StrictCharField(max_length=64)
+    user = StrictCharField(max_length=200, trim_whitespace=False)
+    exp = StrictCharField(max_length=64)
+    variant = StrictCharField(max_length=64, required=False, allow_null=True)
+    value = ValueField(required=False, allow_null=True)
+
+
+class LogSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    stored = serializers.IntegerField(help_text="Events stored.")
+    exposures_recorded = serializers.IntegerField(help_text="New exposures stored.")
+    experiment = serializers.CharField(help_text="Experiment of the (first) event.")
+    user = serializers.CharField()
+    variant = serializers.CharField()
+    event = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+
+
+class VariantResultSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+    users = serializers.IntegerField()
+    converters = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+    rate_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    uplift_abs = serializers.FloatField(allow_null=True)
+    uplift_abs_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    uplift_rel = serializers.FloatField(allow_null=True)
+    uplift_rel_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    prob_beat_control = serializers.FloatField(allow_null=True)
+    mean_value = serializers.FloatField(allow_null=True)
+
+
+class SrmSerializer(serializers.Serializer):
+    chi2 = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    srm = serializers.BooleanField()
+
+
+class ResultsSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    experiment = serializers.CharField()
+    event = serializers.CharField()
+    status = serializers.CharField()
+    variants = VariantResultSerializer(many=True)
+    srm = SrmSerializer()

@@ -1,0 +1,270 @@
+"""Experiment definitions: create, update (locked once exposed), status, config file."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from echopilot import mirror
+from echopilot.errors import ApiError
+from experiments.models import Experiment, Exposure, Status
+from experiments.services.validation import (
+    STREAM,
+    ConfigError,
+    Definition,
+    _invalid,
+    check_salt_free,
+    get_experiment,
+    parse_definition,
+)
+
+
+def _record(exp: Experiment, action: str, actor: str, **extra) -> None:
+    mirror.append(
+        STREAM,
+        {
+            "type": "experiment",
+            "action": action,
+            "experiment": exp.key,
+            "status": exp.status,
+            "winner": exp.winner or None,
+            "variants": exp.variants,
+            "weights": exp.weights,
+            "actor": actor,
+            **extra,
+        },
+    )
+
+
+# --- experiment definitions -------------------------------------------------------
+
+
+def experiment_create(
+    *,
+    key: str,
+    variants: list[str],
+    weights: list[int] | None = None,
+    salt: str | None = None,
+    description: str = "",
+    actor: str,
+) -> Experiment:
+    """Create an experiment; refuse a taken key (409) or a salt in use (409)."""
+    try:
+        definition = parse_definition(
+            key,
+            {"variants": variants, "weights": weights, "salt": salt, "description": description},
+        )
+    except ConfigError as exc:
+        raise _invalid(exc) from None
+    return _create(definition, actor)
+
+
+def _create(definition: Definition, actor: str) -> Experiment:
+    if Experiment.objects.filter(key=definition.key).exists():
+        raise ApiError(
+            f"Experiment {definition.key!r} already exists.",
+            code="experiment_exists",
+            status_code=409,
+        )
+    check_salt_free(definition.salt, definition.key)
+    exp = Experiment(
+        key=definition.key,
+        variants=definition.variants,
+        weights=definition.weights,
+        salt=definition.salt,
+        description=definition.description,
+        updated_by=actor,
+    )
+    try:
+        with transaction.atomic():
+            exp.save()
+            _record(exp, "created", actor, salt=exp.salt, description=exp.description)
+    except IntegrityError:
+        # Lost a race with a concurrent create of the same key or salt.
+        raise ApiError(
+            f"Experiment {definition.key!r} or its salt was created concurrently.",
+            code="experiment_exists",
+            status_code=409,
+        ) from None
+    return exp
+
+
+def is_locked(exp: Experiment) -> bool:
+    """Return whether users were exposed, which freezes variants, weights and salt."""
+    return Exposure.objects.filter(experiment=exp).exists()
+
+
+def experiment_update(
+    *,
+    key: str,
+    variants: list[str] | None = None,
+    weights: list[int] | None = None,
+    salt: str | None = None,
+    description: str | None = None,
+    actor: str,
+) -> Experiment:
+    """Change an experiment's definition; 409 `experiment_locked` once users are exposed.
+
+    Changing variants, weights or salt after exposures would move users
+    between variants mid-test; the description can always change.
+    """
+    exp = get_experiment(key)
+    new_variants = exp.variants if variants is None else variants
+    if variants is not None and weights is None and len(variants) != len(exp.weights):
+        weights = [1] * len(variants) if isinstance(variants, list) else None
+    raw = {
+        "variants": new_variants,
+        "weights": exp.weights if weights is None else weights,
+        "salt": exp.salt if salt is None else salt,
+        "description": exp.description if description is None else description,
+    }
+    try:
+        definition = parse_definition(key, raw)
+    except ConfigError as exc:
+        raise _invalid(exc) from None
+    return _update(exp, definition, actor)
+
+
+def _update(exp: Experiment, definition: Definition, actor: str) -> Experiment:
+    changed = definition.differences(exp)
+    if not changed:
+        return exp
+    assignment_fields = {"variants", "weights", "salt"} & set(changed)
+    if assignment_fields and is_locked(exp):
+        raise ApiError(
+            f"Experiment {exp.key!r} has exposures: its {', '.join(sorted(assignment_fields))} "
+            "cannot change (that would move users between variants mid-test).",
+            code="experiment_locked",
+            status_code=409,
+        )
+    if "salt" in changed:
+        check_salt_free(definition.salt, exp.key)
+    for name in changed:
+        setattr(exp, name, getattr(definition, name))
+    exp.updated_by = actor
+    with transaction.atomic():
+        exp.save()
+        _record(exp, "updated", actor, changed=changed)
+    return exp
+
+
+def experiment_set_status(
+    *, key: str, status: str, winner: str | None = None, actor: str
+) -> Experiment:
+    """Pause, resume or stop an experiment (stopping may declare a winner).
+
+    A stopped experiment stays stopped: resuming it would mix two tests' data.
+    """
+    exp = get_experiment(key)
+    if status not in Status.values:
+        raise ApiError(f"Unknown status {status!r}.", code="invalid")
+    if winner and status != Status.STOPPED:
+        raise ApiError("A winner can only be declared when stopping.", code="invalid")
+    if winner and winner not in exp.variants:
+        raise ApiError(
+            f"{winner!r} is not a variant of {key!r} ({', '.join(exp.variants)}).",
+            code="unknown_variant",
+        )
+    if exp.status == Status.STOPPED and status != Status.STOPPED:
+        raise ApiError(
+            f"Experiment {key!r} is stopped and cannot be resumed or paused.",
+            code="experiment_stopped",
+            status_code=409,
+        )
+    if exp.status == status and (not winner or winner == exp.winner):
+        return exp  # nothing changes: no write, no line
+    exp.status = status
+    if status == Status.STOPPED and winner:
+        exp.winner = winner
+    exp.updated_by = actor
+    with transaction.atomic():
+        exp.save(update_fields=["status", "winner", "updated_at", "updated_by"])
+        _record(exp, "status", actor)
+    return exp
+
+
+# --- the config file --------------------------------------------------------------
+
+
+def config_path() -> Path:
+    return Path(settings.CONFIG_DIR) / "experiments.json"
+
+
+def read_config(path: Path) -> list[Definition]:
+    """Parse and validate a config file; raise ConfigError naming the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be an object of experiments")
+    definitions = []
+    salts: dict[str, str] = {}
+    for key, raw in data.items():
+        try:
+            definition = parse_definition(key, raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        if definition.salt in salts:
+            raise ConfigError(
+                f"{path}: {key}: salt {definition.salt!r} is also used by "
+                f"{salts[definition.salt]!r}; salts must be unique across experiments"
+            )
+        salts[definition.salt] = key
+        definitions.append(definition)
+    return definitions
+
+
+@dataclass
+class LoadResult:
+    key: str
+    action: str  # created | unchanged | updated | differs
+    detail: str = ""
+
+
+def load_config(
+    *, path: Path | None = None, update: bool = False, actor: str = "config"
+) -> list[LoadResult]:
+    """Create the experiments in the config file that are missing; overwrite nothing.
+
+    An existing experiment that differs from the file is reported and kept,
+    unless `update` is set (then the change obeys `experiment_locked`). The
+    whole file is validated first and applied in one transaction.
+    """
+    path = path or config_path()
+    try:
+        definitions = read_config(path)
+    except ConfigError as exc:
+        raise _invalid(exc) from None
+    existing = {e.key: e for e in Experiment.objects.filter(key__in=[d.key for d in definitions])}
+    results = []
+    with transaction.atomic():
+        for d in definitions:
+            exp = existing.get(d.key)
+            if exp is None:
+                _create(d, actor)
+                results.append(LoadResult(d.key, "created"))
+                continue
+            changed = d.differences(exp)
+            if not changed:
+                results.append(LoadResult(d.key, "unchanged"))
+            elif update:
+                _update(exp, d, actor)
+                results.append(LoadResult(d.key, "updated", ", ".join(changed)))
+            else:
+                results.append(
+                    LoadResult(
+                        d.key,
+                        "differs",
+                        f"{', '.join(changed)} differ from the file; kept (use --update)",
+                    )
+                )
+    return results

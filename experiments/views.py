@@ -1,0 +1,132 @@
+"""Experiments API: assign, log events, results (thin: parse, call a service, render)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from echopilot.errors import ApiError, flatten
+from echopilot.serializers import ErrorSerializer
+from experiments import selectors, services
+from experiments.serializers import (
+    AssignSerializer,
+    EventInSerializer,
+    LogSerializer,
+    ResultsSerializer,
+)
+
+# One event or a list of them: a raw schema, since a serializer cannot say "either".
+EVENT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["event", "user", "exp"],
+    "properties": {
+        "event": {"type": "string", "pattern": services.EVENT_RE.pattern},
+        "user": {"type": "string", "minLength": 1, "maxLength": services.USER_MAX},
+        "exp": {"type": "string", "maxLength": 64},
+        "variant": {"type": "string", "nullable": True},
+        "value": {"type": "number", "nullable": True},
+    },
+}
+EVENT_OR_BATCH = {
+    "oneOf": [
+        EVENT_SCHEMA,
+        {"type": "array", "minItems": 1, "maxItems": services.BATCH_MAX, "items": EVENT_SCHEMA},
+    ]
+}
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+
+
+def _query(request, required: tuple[str, ...], optional: dict[str, str] | None = None) -> dict:
+    """Read query parameters strictly: unknown ones refused, required ones present.
+
+    Hand-rolled rather than a serializer: building a DRF serializer per request
+    costs more than the whole assign query (the hot path, see the bench).
+    """
+    params = request.query_params
+    optional = optional or {}
+    unknown = sorted(set(params) - set(required) - set(optional))
+    if unknown:
+        raise ApiError("; ".join(f"{n}: Unknown field." for n in unknown), code="invalid")
+    missing = [n for n in required if n not in params]
+    if missing:
+        raise ApiError("; ".join(f"{n}: This field is required." for n in missing), code="invalid")
+    data = {n: params[n] for n in required}
+    data.update({n: params.get(n, default) for n, default in optional.items()})
+    return data
+
+
+class AssignView(APIView):
+    """Return a user's variant; the first call for a running experiment exposes the user."""
+
+    @extend_schema(
+        tags=["experiments"],
+        parameters=[
+            OpenApiParameter("user", str, required=True),
+            OpenApiParameter("exp", str, required=True),
+        ],
+        responses={200: AssignSerializer, **ERRORS},
+    )
+    def get(self, request):
+        data = _query(request, ("user", "exp"))
+        result = services.assign(
+            experiment=data["exp"], user=data["user"], actor=request.user.actor
+        )
+        return Response({"ok": True, **result})
+
+
+class LogView(APIView):
+    """Log one event, or a JSON list of up to 1,000 (all or nothing)."""
+
+    @extend_schema(
+        tags=["experiments"],
+        request={"application/json": EVENT_OR_BATCH},
+        responses={200: LogSerializer, **ERRORS},
+    )
+    def post(self, request):
+        body = request.data
+        if isinstance(body, list):
+            if len(body) > services.BATCH_MAX:
+                raise ApiError(
+                    f"A batch holds at most {services.BATCH_MAX} events; got {len(body)}.",
+                    code="batch_too_large",
+                )
+            events = [self._parse(item, index=i) for i, item in enumerate(body)]
+            result = services.log_events(events=events, actor=request.user.actor)
+        else:
+            result = services.log_events(
+                events=[self._parse(body, index=None)], actor=request.user.actor, indexed=False
+            )
+        return Response({"ok": True, **result})
+
+    @staticmethod
+    def _parse(item, *, index):
+        if not isinstance(item, dict):
+            detail = "An event must be a JSON object."
+            if index is None:
+                raise ApiError(detail, code="invalid")
+            raise ApiError(f"event {index}: {detail}", code="invalid", extra={"index": index})
+        serializer = EventInSerializer(data=item)
+        if not serializer.is_valid():
+            detail = "; ".join(flatten(serializer.errors))
+            if index is None:
+                raise ApiError(detail, code="invalid")
+            raise ApiError(f"event {index}: {detail}", code="invalid", extra={"index": index})
+        return serializer.validated_data
+
+
+class ResultsView(APIView):
+    """Return an experiment's results for one event, with statistics and the SRM check."""
+
+    @extend_schema(
+        tags=["experiments"],
+        parameters=[
+            OpenApiParameter("exp", str, required=True),
+            OpenApiParameter("event", str, default="conversion"),
+        ],
+        responses={200: ResultsSerializer, **ERRORS},
+    )
+    def get(self, request):
+        data = _query(request, ("exp",), {"event": "conversion"})
+        return Response(
+            {"ok": True, **selectors.results(experiment=data["exp"], event=data["event"])}
+        )

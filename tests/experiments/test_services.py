@@ -1,0 +1,374 @@
+"""Services: exposures, events, status, definitions, config loading, results."""
+
+import json
+import random
+
+import pytest
+from django.db import connection
+from scipy import stats as sps
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
+
+from echopilot.errors import ApiError
+from experiments import selectors, services
+from experiments.models import Event, Experiment, Exposure, Status
+from tests.experiments.conftest import read_lines
+
+
+def codes(exc_info):
+    return exc_info.value.code, exc_info.value.status_code
+
+
+# --- assignment and exposures -----------------------------------------------------
+
+
+def test_first_assign_stores_one_exposure_and_one_line(seeded, log_dir, committed):
+    with committed():
+        result = services.assign(experiment="pricing_v2", user="user123", actor="api:k")
+    assert result == {
+        "user": "user123",
+        "experiment": "pricing_v2",
+        "variant": "A",
+        "description": "Test new pricing page design",
+    }
+    with committed() as callbacks:
+        services.assign(experiment="pricing_v2", user="user123", actor="api:k")
+    assert callbacks == []
+    assert list(Exposure.objects.values_list("user", "variant")) == [("user123", "A")]
+    lines = [x for x in read_lines(log_dir) if x["type"] == "exposure"]
+    assert len(lines) == 1
+    assert lines[0]["user"] == "user123" and lines[0]["variant"] == "A"
+    assert lines[0]["actor"] == "api:k" and lines[0]["ts_iso"].endswith("Z")
+
+
+def test_repeat_assign_is_a_single_read(seeded, django_assert_num_queries):
+    services.assign(experiment="onboarding_flow", user="alice", actor="t")
+    with django_assert_num_queries(1) as ctx:
+        result = services.assign(experiment="onboarding_flow", user="alice", actor="t")
+    assert result["variant"] == "guided"
+    assert ctx.captured_queries[0]["sql"].lstrip().upper().startswith("SELECT")
+
+
+def test_assign_without_record_writes_nothing(seeded):
+    services.assign(experiment="pricing_v2", user="bob", actor="cli", record=False)
+    assert not Exposure.objects.exists()
+
+
+def test_paused_serves_control_to_new_users_and_keeps_exposed_users(seeded, log_dir):
+    services.assign(experiment="pricing_v2", user="bob", actor="t")  # bob -> B
+    services.experiment_set_status(key="pricing_v2", status=Status.PAUSED, actor="t")
+    assert services.assign(experiment="pricing_v2", user="bob", actor="t")["variant"] == "B"
+    new = services.assign(experiment="pricing_v2", user="carol-b", actor="t")
+    assert new["variant"] == "A"
+    assert list(Exposure.objects.values_list("user", flat=True)) == ["bob"]
+
+
+def test_stopped_serves_the_winner_or_control(seeded, make_exp):
+    services.assign(experiment="pricing_v2", user="user123", actor="t")  # A
+    services.experiment_set_status(key="pricing_v2", status="stopped", winner="B", actor="t")
+    assert services.assign(experiment="pricing_v2", user="user123", actor="t")["variant"] == "B"
+    assert services.assign(experiment="pricing_v2", user="new", actor="t")["variant"] == "B"
+    services.experiment_set_status(key="onboarding_flow", status="stopped", actor="t")
+    assert services.assign(experiment="onboarding_flow", user="alice", actor="t")["variant"] == (
+        "standard"
+    )
+    assert Exposure.objects.count() == 1
+
+
+def test_stopped_cannot_resume_and_winner_must_be_a_variant(seeded):
+    with pytest.raises(ApiError) as e:
+        services.experiment_set_status(key="pricing_v2", status="stopped", winner="Z", actor="t")
+    assert codes(e) == ("unknown_variant", 400)
+    services.experiment_set_status(key="pricing_v2", status="stopped", actor="t")
+    with pytest.raises(ApiError) as e:
+        services.experiment_set_status(key="pricing_v2", status="running", actor="t")
+    assert codes(e) == ("experiment_stopped", 409)
+
+
+def test_unknown_experiment_and_bad_user(seeded):
+    with pytest.raises(ApiError) as e:
+        services.assign(experiment="nope", user="u", actor="t")
+    assert codes(e) == ("unknown_experiment", 404)
+    for user in ["", "   ", "x" * 201]:
+        with pytest.raises(ApiError) as e:
+            services.assign(experiment="pricing_v2", user=user, actor="t")
+        assert codes(e) == ("invalid", 400)
+    assert services.assign(experiment="pricing_v2", user="x" * 200, actor="t")["variant"]
+
+
+def test_exposure_insert_if_absent_reports_only_new_rows(seeded):
+    exp = Experiment.objects.get(key="pricing_v2")
+    from django.utils import timezone
+
+    first = services._insert_exposures([(exp.id, "a", "A"), (exp.id, "b", "B")], timezone.now())
+    again = services._insert_exposures([(exp.id, "a", "A"), (exp.id, "c", "A")], timezone.now())
+    assert first == {(exp.id, "a"), (exp.id, "b")}
+    assert again == {(exp.id, "c")}
+    assert Exposure.objects.count() == 3
+
+
+# --- events -----------------------------------------------------------------------
+
+
+def test_event_exposes_an_unexposed_user_while_running(seeded, log_dir, committed):
+    with committed():
+        out = services.log_event(
+            event="conversion", user="user123", experiment="pricing_v2", variant="A", actor="t"
+        )
+    assert out["stored"] == 1 and out["exposures_recorded"] == 1
+    assert Exposure.objects.get().variant == "A"
+    types = [x["type"] for x in read_lines(log_dir)]
+    assert types.count("exposure") == 1 and types.count("event") == 1
+
+
+def test_variant_mismatch_names_the_expected_variant(seeded, log_dir):
+    with pytest.raises(ApiError) as e:
+        services.log_event(
+            event="conversion", user="user123", experiment="pricing_v2", variant="B", actor="t"
+        )
+    assert codes(e) == ("variant_mismatch", 409)
+    assert e.value.extra["expected"] == "A" and "'A'" in str(e.value.detail)
+    assert not Event.objects.exists() and not Exposure.objects.exists()
+
+
+def test_paused_accepts_only_exposed_users(seeded):
+    services.assign(experiment="pricing_v2", user="bob", actor="t")
+    services.experiment_set_status(key="pricing_v2", status="paused", actor="t")
+    services.log_event(event="conversion", user="bob", experiment="pricing_v2", actor="t")
+    with pytest.raises(ApiError) as e:
+        services.log_event(event="conversion", user="nobody", experiment="pricing_v2", actor="t")
+    assert codes(e) == ("not_exposed", 409)
+    assert Event.objects.count() == 1 and Exposure.objects.count() == 1
+
+
+def test_stopped_refuses_events(seeded):
+    services.assign(experiment="pricing_v2", user="bob", actor="t")
+    services.experiment_set_status(key="pricing_v2", status="stopped", actor="t")
+    with pytest.raises(ApiError) as e:
+        services.log_event(event="conversion", user="bob", experiment="pricing_v2", actor="t")
+    assert codes(e) == ("experiment_stopped", 409)
+
+
+def test_batch_is_all_or_nothing_and_names_the_first_bad_index(seeded, log_dir, committed):
+    good = {"event": "purchase", "user": "user123", "exp": "pricing_v2", "value": 9.5}
+    bad = {"event": "purchase", "user": "bob", "exp": "pricing_v2", "variant": "A"}
+    with committed(), pytest.raises(ApiError) as e:
+        services.log_events(events=[good, good, bad, bad], actor="t")
+    assert codes(e) == ("variant_mismatch", 409)
+    assert e.value.extra["index"] == 2 and str(e.value.detail).startswith("event 2:")
+    assert not Event.objects.exists() and not Exposure.objects.exists()
+    assert read_lines(log_dir) == []
+
+    batch = [
+        {"event": "purchase", "user": f"u{i}", "exp": "onboarding_flow", "value": i}
+        for i in range(1000)
+    ]
+    with committed():
+        out = services.log_events(events=batch, actor="t")
+    assert out["stored"] == 1000 and out["exposures_recorded"] == 1000
+    assert Event.objects.count() == 1000 and Exposure.objects.count() == 1000
+    assert len([x for x in read_lines(log_dir) if x["type"] == "event"]) == 1000
+
+
+def test_batch_limits_and_bad_fields(seeded):
+    item = {"event": "c", "user": "u", "exp": "pricing_v2"}
+    with pytest.raises(ApiError) as e:
+        services.log_events(events=[item] * 1001, actor="t")
+    assert e.value.code == "batch_too_large"
+    for bad in [
+        {**item, "event": "has space"},
+        {**item, "event": "x" * 65},
+        {**item, "user": ""},
+        {**item, "value": "12"},
+        {**item, "value": True},
+    ]:
+        with pytest.raises(ApiError) as e:
+            services.log_events(events=[item, bad], actor="t")
+        assert codes(e) == ("invalid", 400) and e.value.extra["index"] == 1
+    with pytest.raises(ApiError) as e:
+        services.log_events(events=[{**item, "variant": "C"}], actor="t")
+    assert codes(e) == ("unknown_variant", 400)
+    with pytest.raises(ApiError) as e:
+        services.log_events(events=[{**item, "exp": "nope"}], actor="t")
+    assert codes(e) == ("unknown_experiment", 404)
+    assert not Event.objects.exists()
+
+
+# --- definitions ------------------------------------------------------------------
+
+
+def test_create_validates_and_defaults(make_exp):
+    exp = make_exp(key="checkout", variants=["c", "t"])
+    assert exp.salt == "checkout" and exp.weights == [1, 1]
+    bad = [
+        ({"variants": []}, "non-empty"),
+        ({"variants": ["a", "a"]}, "duplicate"),
+        ({"variants": ["a", "b"], "weights": [1]}, "one weight per variant"),
+        ({"variants": ["a", "b"], "weights": [1, 0]}, "positive integer"),
+        ({"variants": ["a", "b"], "weights": [1, 1.5]}, "positive integer"),
+        ({"variants": ["a", "b"], "weights": [1, True]}, "positive integer"),
+    ]
+    for i, (kwargs, text) in enumerate(bad):
+        with pytest.raises(ApiError) as e:
+            make_exp(key=f"bad{i}", **kwargs)
+        assert e.value.status_code == 400 and text in str(e.value.detail)
+    with pytest.raises(ApiError) as e:
+        make_exp(key="other", salt="checkout")
+    assert codes(e) == ("duplicate_salt", 409)
+    with pytest.raises(ApiError) as e:
+        make_exp(key="checkout")
+    assert codes(e) == ("experiment_exists", 409)
+
+
+def test_variants_weights_and_salt_lock_after_exposure(make_exp):
+    make_exp(key="w", variants=["A", "B"], weights=[90, 10])
+    services.experiment_update(key="w", weights=[50, 50], actor="t")  # no exposure yet
+    services.assign(experiment="w", user="u6", actor="t")
+    for change in [{"weights": [90, 10]}, {"variants": ["A", "C"]}, {"salt": "new"}]:
+        with pytest.raises(ApiError) as e:
+            services.experiment_update(key="w", actor="t", **change)
+        assert codes(e) == ("experiment_locked", 409)
+    services.experiment_update(key="w", description="still editable", actor="t")
+    exp = Experiment.objects.get(key="w")
+    assert exp.weights == [50, 50] and exp.description == "still editable"
+
+
+# --- config loading ---------------------------------------------------------------
+
+
+def test_load_creates_then_reports_without_overwriting(config_dir, db):
+    out = services.load_config()
+    assert [(r.key, r.action) for r in out] == [
+        ("pricing_v2", "created"),
+        ("onboarding_flow", "created"),
+    ]
+    assert [r.action for r in services.load_config()] == ["unchanged", "unchanged"]
+    data = json.loads((config_dir / "experiments.json").read_text())
+    data["pricing_v2"]["weights"] = [90, 10]
+    (config_dir / "experiments.json").write_text(json.dumps(data))
+    out = services.load_config()
+    assert out[0].action == "differs" and "weights" in out[0].detail
+    assert Experiment.objects.get(key="pricing_v2").weights == [1, 1]
+    services.assign(experiment="pricing_v2", user="u", actor="t")
+    with pytest.raises(ApiError) as e:
+        services.load_config(update=True)
+    assert e.value.code == "experiment_locked"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("{not json", "invalid JSON at line 1"),
+        ('{"e": {"variants": []}}', "e: 'variants' must be a non-empty list"),
+        ('{"e": {"variants": ["a", "a"]}}', "duplicate variants: a"),
+        ('{"e": {"variants": ["a", "b"], "weights": [1, 2, 3]}}', "3 weights for 2 variants"),
+        ('{"e": {"variants": ["a", "b"], "weights": [-1, 2]}}', "positive integer"),
+        ('{"e": {"variants": ["a", "b"], "colour": 1}}', "unknown field(s) colour"),
+        (
+            '{"e": {"variants": ["a", "b"], "salt": "S"},'
+            ' "f": {"variants": ["a", "b"], "salt": "S"}}',
+            "salt 'S' is also used by 'e'",
+        ),
+    ],
+)
+def test_bad_config_names_the_problem_and_stores_nothing(config_dir, db, text, needle):
+    (config_dir / "experiments.json").write_text(text)
+    with pytest.raises(ApiError) as e:
+        services.load_config()
+    assert needle in str(e.value.detail)
+    assert not Experiment.objects.exists()
+
+
+def test_config_salt_clash_with_database(config_dir, make_exp):
+    make_exp(key="legacy", salt="ECHO2025")
+    with pytest.raises(ApiError) as e:
+        services.load_config()
+    assert e.value.code == "duplicate_salt"
+    assert list(Experiment.objects.values_list("key", flat=True)) == ["legacy"]
+
+
+# --- results ----------------------------------------------------------------------
+
+
+def _seed_events(exp_key, n_users, rates, rng):
+    """Expose n users and log conversions with the given per-variant probabilities."""
+    batch = []
+    for i in range(n_users):
+        user = f"r{i}"
+        variant = services.assign(experiment=exp_key, user=user, actor="t")["variant"]
+        if rng.random() < rates[variant]:
+            batch.append({"event": "conversion", "user": user, "exp": exp_key, "value": 2.5})
+            if rng.random() < 0.3:  # a repeat conversion must not count twice
+                batch.append({"event": "conversion", "user": user, "exp": exp_key, "value": 1})
+    for start in range(0, len(batch), 1000):
+        services.log_events(events=batch[start : start + 1000], actor="t")
+
+
+def test_results_match_references(seeded):
+    _seed_events("pricing_v2", 400, {"A": 0.10, "B": 0.18}, random.Random(4))
+    data = selectors.results(experiment="pricing_v2", event="conversion")
+    a, b = data["variants"]
+    assert [a["variant"], b["variant"]] == ["A", "B"]
+    for v in (a, b):
+        users = Exposure.objects.filter(variant=v["variant"]).count()
+        conv = (
+            Event.objects.filter(variant=v["variant"], event="conversion")
+            .values("user")
+            .distinct()
+            .count()
+        )
+        values = sum(Event.objects.filter(variant=v["variant"]).values_list("value", flat=True))
+        assert (v["users"], v["converters"]) == (users, conv)
+        assert abs(v["rate"] - conv / users) < 1e-12
+        assert abs(v["mean_value"] - values / users) < 1e-9
+        lo, hi = proportion_confint(conv, users, method="wilson")
+        assert abs(v["rate_ci"][0] - lo) < 1e-6 and abs(v["rate_ci"][1] - hi) < 1e-6
+    assert a["uplift_abs"] is None and a["p_value"] is None and a["prob_beat_control"] is None
+    _, p = proportions_ztest([b["converters"], a["converters"]], [b["users"], a["users"]])
+    assert abs(b["p_value"] - p) < 1e-6
+    assert abs(b["uplift_rel"] - (b["rate"] / a["rate"] - 1)) < 1e-12
+    ref = sps.chisquare([a["users"], b["users"]])
+    assert abs(data["srm"]["chi2"] - ref.statistic) < 1e-6
+    assert abs(data["srm"]["p_value"] - ref.pvalue) < 1e-6
+    assert 0 < b["prob_beat_control"] < 1
+
+
+def test_results_with_no_data_are_null_not_nan(seeded):
+    data = selectors.results(experiment="onboarding_flow", event="conversion")
+    assert data["status"] == "running"
+    assert [v["users"] for v in data["variants"]] == [0, 0, 0]
+    assert all(v["rate"] is None and v["rate_ci"] is None for v in data["variants"])
+    assert data["srm"] == {"chi2": None, "p_value": None, "srm": False}
+
+
+def test_results_flag_sample_ratio_mismatch(make_exp):
+    exp = make_exp(key="srm", variants=["A", "B"], weights=[1, 1])
+    Exposure.objects.bulk_create(
+        [
+            Exposure(
+                experiment=exp,
+                user=f"u{i}",
+                variant="A" if i < 700 else "B",
+                created_at=exp.created_at,
+            )
+            for i in range(1000)
+        ]
+    )
+    data = selectors.results(experiment="srm", event="conversion")
+    assert data["srm"]["srm"] is True and data["srm"]["p_value"] < 0.001
+
+
+def test_results_query_count_does_not_grow_with_events(seeded, django_assert_max_num_queries):
+    def measure():
+        connection.queries_log.clear()
+        with django_assert_max_num_queries(3) as ctx:
+            selectors.results(experiment="pricing_v2", event="conversion")
+        return len(ctx.captured_queries)
+
+    small = measure()
+    _seed_events("pricing_v2", 300, {"A": 0.5, "B": 0.5}, random.Random(1))
+    assert measure() == small == 3
+    # Aggregates happen in SQL: GROUP BY with COUNT(DISTINCT ...) and SUM(...).
+    with django_assert_max_num_queries(3) as ctx:
+        selectors.results(experiment="pricing_v2", event="conversion")
+    sql = " ".join(q["sql"].upper() for q in ctx.captured_queries)
+    assert "GROUP BY" in sql and "COUNT(DISTINCT" in sql and "SUM(" in sql
