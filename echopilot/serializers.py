@@ -35,7 +35,10 @@ class StrictFloatField(serializers.FloatField):
             self.fail("invalid")
         if isinstance(data, float) and not math.isfinite(data):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        try:
+            return super().to_internal_value(data)
+        except OverflowError:  # an integer too large for a float
+            self.fail("invalid")
 
 
 class StrictCharField(serializers.CharField):

@@ -34,6 +34,7 @@ def test_malformed_json_is_parse_error(api, body):
         ({"name": "a", "enabled": "yes"}, "enabled"),
         ({"name": "a", "enabled": 1}, "enabled"),
         ({"name": "a", "ratio": "0.5"}, "ratio"),
+        ({"name": "a", "ratio": 10**400}, "ratio"),
         ({"name": 5}, "name"),
         ({"name": "a", "count": 0}, "count"),
         ({"name": "a" * 11}, "name"),

@@ -9,7 +9,6 @@ from django.db import transaction
 
 from echopilot import mirror
 
-
 # On-commit callbacks run only outside the test-case transaction.
 committing = pytest.mark.django_db(transaction=True)
 

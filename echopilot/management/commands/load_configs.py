@@ -1,8 +1,9 @@
+from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 
-# (command, arguments) that load each app's file from ECHOPILOT_CONFIG_DIR.
-LOADERS = [("flags", ["load"]), ("experiments", ["load"])]
+# (file in ECHOPILOT_CONFIG_DIR, command, arguments) that load each app's config.
+LOADERS = [("flags.json", "flags", ["load"]), ("experiments.json", "experiments", ["load"])]
 
 
 class Command(BaseCommand):
@@ -10,6 +11,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         available = get_commands()
-        for name, arguments in LOADERS:
+        for filename, name, arguments in LOADERS:
+            if not (settings.CONFIG_DIR / filename).is_file():
+                self.stdout.write(f"skipped {filename}: not in {settings.CONFIG_DIR}")
+                continue
             if name in available:
                 call_command(name, *arguments, stdout=self.stdout, stderr=self.stderr)
