@@ -263,7 +263,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["echopilot.auth.HasDashKey"],
     "DEFAULT_THROTTLE_CLASSES": ["echopilot.auth.DashKeyThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["echopilot.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["echopilot.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "echopilot.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

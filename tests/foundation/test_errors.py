@@ -50,6 +50,39 @@ def test_wrong_types_and_unknown_fields_are_invalid(api, payload, field):
     assert body["detail"].startswith(f"{field}:"), body
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "a\\u0000b"}',
+        '{"name": "\\ud800"}',
+        '{"name": "a", "\\u0000": 1}',
+        '{"name": "a", "deep": ' + "[" * 65 + "]" * 65 + "}",
+        '{"name": "a", "deep": ' + "[" * 5000 + "]" * 5000 + "}",
+        b'{"name": "\xff"}',
+    ],
+)
+def test_unstorable_or_too_deep_json_is_parse_error(api, body):
+    response = post(api, body)
+    assert response.status_code == 400
+    assert response.json()["error"] == "parse_error"
+
+
+def test_nesting_limit_is_exact():
+    from rest_framework.exceptions import ParseError
+
+    from echopilot.parsers import MAX_DEPTH, check_json
+
+    def nested(levels):
+        value = "é ok"
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    check_json(nested(MAX_DEPTH - 1))  # the string inside is one level deeper
+    with pytest.raises(ParseError):
+        check_json(nested(MAX_DEPTH))
+
+
 @pytest.mark.parametrize("body", ["[]", '"text"', "42", "null"])
 def test_body_that_is_not_an_object_is_invalid(api, body):
     response = post(api, body)
