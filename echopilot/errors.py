@@ -103,6 +103,11 @@ def _wants_json(request) -> bool:
 
 
 def handler404(request, exception=None):
+    if request.path.startswith("/ofrep/"):
+        # OFREP clients read OFREP's error shape.
+        return JsonResponse(
+            {"errorCode": "GENERAL", "errorDetails": "No such endpoint."}, status=404
+        )
     if _wants_json(request):
         return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
     from django.views.defaults import page_not_found

@@ -102,6 +102,18 @@ def test_unknown_api_path_is_json_404(api):
     assert response.json() == {"ok": False, "error": "not_found", "detail": "No such endpoint."}
 
 
+def test_unknown_ofrep_path_is_ofrep_404(api):
+    response = api.post("/ofrep/v2/nothing")
+    assert response.status_code == 404
+    assert response.json() == {"errorCode": "GENERAL", "errorDetails": "No such endpoint."}
+
+
+def test_unknown_non_api_path_is_html_404(client):
+    response = client.get("/nothing-here")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
 def test_wrong_content_type_is_json_415(api):
     response = api.generic("POST", "/api/test/echo", "name=a", content_type="text/plain")
     assert response.status_code == 415
