@@ -76,41 +76,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, timeout: float = 30.0, proc=None) -> None:
+    """Wait until something listens on loopback `port` (or `proc` exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def spawn_gunicorn(env: dict, workers: int = 2) -> tuple[subprocess.Popen, str]:
+    """Start the app under gunicorn (sync workers) on loopback; return (process, URL)."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "echopilot.wsgi", "-b", f"127.0.0.1:{port}"]
+    command += ["-w", str(workers), "--log-level", "warning", "--no-control-socket"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        wait_for_port(port, proc=proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def gunicorn(env: dict, workers: int = 2):
-    """Serve the app under gunicorn (sync workers) on loopback; yield the base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "echopilot.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-control-socket",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    """Serve the app under gunicorn on loopback; yield the base URL."""
+    proc, url = spawn_gunicorn(env, workers)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        stop(proc)
 
 
 LUA = """

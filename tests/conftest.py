@@ -2,15 +2,13 @@
 and the environment a subprocess needs to reach the same test database."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
+
+from bench.common import free_port, spawn_gunicorn, stop, wait_for_port  # noqa: F401 - re-exported
 
 ROOT = Path(__file__).resolve().parent.parent
 # The SQLite test database is a file under var/ (so child processes share it).
@@ -86,25 +84,6 @@ def subprocess_env(settings, **extra) -> dict:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20.0, proc=None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
-
-
 @pytest.fixture
 def gunicorn_server(transactional_db, settings):
     """Start the app under gunicorn on a free loopback port; yield its base URL.
@@ -114,33 +93,10 @@ def gunicorn_server(transactional_db, settings):
     procs = []
 
     def start(workers: int = 1, **extra) -> str:
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "echopilot.wsgi",
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                str(workers),
-                "--log-level",
-                "warning",
-                "--no-control-socket",
-            ],
-            cwd=ROOT,
-            env=subprocess_env(settings, **extra),
-        )
+        proc, url = spawn_gunicorn(subprocess_env(settings, **extra), workers)
         procs.append(proc)
-        wait_for_port(port, proc=proc)
-        return f"http://127.0.0.1:{port}"
+        return url
 
     yield start
     for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
