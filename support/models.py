@@ -10,6 +10,7 @@ class ErrorCode(models.TextChoices):
     IMAP_AUTH = "imap_auth", "Login refused"
     IMAP_TIMEOUT = "imap_timeout", "Server did not answer in time"
     IMAP_MAILBOX = "imap_mailbox", "Mailbox missing or not readable"
+    INTERNAL = "internal", "Unexpected error in the digest (see the worker log)"
 
 
 class Digest(models.Model):

@@ -12,8 +12,8 @@ from django.utils import timezone
 from echopilot import mirror
 from echopilot.secrets import redact
 from support import imap
-from support.headers import Headers, parse_headers
-from support.models import Digest, DigestItem, Message
+from support.headers import Headers, parse_headers, synthetic_key
+from support.models import Digest, DigestItem, ErrorCode, Message
 
 logger = logging.getLogger("support")
 
@@ -47,6 +47,8 @@ SAMPLES = [
     },
 ]
 DRY_RUN_NOTE = "Dry run: sample messages, not read from a mailbox and not stored."
+# Shown for a message whose headers could not be parsed at all.
+UNDECODABLE_SUBJECT = "(undecodable subject)"
 
 # Keyword endings that still count as the keyword: refunds, cancelled, outages.
 _SUFFIXES = r"(?:s|es|d|ed|ing|led|ling|ation|lation)?"
@@ -155,17 +157,17 @@ def _publish(result: DigestResult, actor: str) -> None:
     transaction.on_commit(lambda: mirror.write_latest(LATEST, body), robust=True)
 
 
-def _store_failure(*, failure: imap.ImapFailure, config, limit, actor, started) -> DigestResult:
+def _store_failure(*, code: str, detail: str, mailbox: str, limit, actor, started) -> DigestResult:
     now = timezone.now()
-    detail = redact(failure.detail)
+    detail = redact(detail)
     with transaction.atomic():
         digest = Digest.objects.create(
             created_at=now,
             actor=actor,
             ok=False,
-            error=failure.code,
+            error=code,
             detail=detail,
-            mailbox=config.mailbox,
+            mailbox=mailbox,
             limit=limit,
             duration_ms=_elapsed_ms(started),
         )
@@ -173,14 +175,31 @@ def _store_failure(*, failure: imap.ImapFailure, config, limit, actor, started) 
             ok=False,
             dry_run=False,
             digest_id=digest.pk,
-            error=failure.code,
+            error=code,
             detail=detail,
-            mailbox=config.mailbox,
+            mailbox=mailbox,
             generated_at=mirror.now_iso(now),
         )
         _publish(result, actor)
-    logger.warning("support digest failed: %s: %s", failure.code, detail)
+    logger.warning("support digest failed: %s: %s", code, detail)
     return result
+
+
+def record_crash(*, actor: str, error: BaseException, limit: int = DEFAULT_LIMIT) -> DigestResult:
+    """Store and mirror a digest that failed unexpectedly (`error="internal"`).
+
+    The detail names only the exception type: its text may quote configuration
+    or connection strings, so the traceback stays in the (redacted) log.
+    """
+    detail = f"Unexpected {type(error).__name__} while running the digest; see the worker log."
+    return _store_failure(
+        code=ErrorCode.INTERNAL,
+        detail=detail,
+        mailbox=str(settings.IMAP_MAILBOX or "INBOX")[:255],
+        limit=limit if 1 <= limit <= MAX_LIMIT else DEFAULT_LIMIT,
+        actor=actor,
+        started=time.monotonic(),
+    )
 
 
 def _store_dry_run(*, limit, actor, reason, started) -> DigestResult:
@@ -216,13 +235,31 @@ def _store_dry_run(*, limit, actor, reason, started) -> DigestResult:
     return result
 
 
+def _parse(raw: bytes, *, uid: int, uidvalidity: int | None) -> Headers:
+    """Parse one message's headers; one that cannot be parsed gets safe placeholders."""
+    try:
+        return parse_headers(raw, uidvalidity=uidvalidity, uid=uid)
+    except Exception:  # noqa: BLE001 - one bad message must not sink the digest
+        logger.warning("support message UID %s: headers could not be parsed", uid, exc_info=True)
+    return Headers(
+        from_address="",
+        from_name="",
+        subject=UNDECODABLE_SUBJECT,
+        date=None,
+        message_id="",
+        # Stable while the message stays in this mailbox, distinct from any other.
+        key=synthetic_key({}, uidvalidity=uidvalidity, uid=uid),
+        synthetic=True,
+    )
+
+
 def _store_messages(*, fetched: imap.Fetched, config, limit, actor, started) -> DigestResult:
     """Record the digest and its messages in one transaction; decide what is new."""
     pattern = urgent_pattern()
     parsed: list[tuple[int, Headers, bool]] = []
     keys_seen: set[str] = set()
     for uid, raw in fetched.headers:
-        headers = parse_headers(raw)
+        headers = _parse(raw, uid=uid, uidvalidity=fetched.uidvalidity)
         # The same message delivered twice (same Message-ID) is listed once: the newest.
         if headers.key in keys_seen:
             continue
@@ -316,7 +353,12 @@ def run_digest(*, actor: str, limit: int = DEFAULT_LIMIT, dry_run: bool = False)
         fetched = imap.fetch_unseen(config, limit)
     except imap.ImapFailure as failure:
         return _store_failure(
-            failure=failure, config=config, limit=limit, actor=actor, started=started
+            code=failure.code,
+            detail=failure.detail,
+            mailbox=config.mailbox,
+            limit=limit,
+            actor=actor,
+            started=started,
         )
     # Two digests racing on PostgreSQL can both insert the same new message;
     # the loser retries once and then sees it as already announced.

@@ -88,3 +88,40 @@ def test_empty_header_block():
     h = parse_headers(b"")
     assert (h.from_address, h.subject, h.date) == ("", "", None)
     assert h.synthetic
+
+
+def test_charsets_that_cannot_decode_fall_back_to_utf8():
+    # Each of these raised UnicodeError, which used to crash every digest.
+    assert decode_words("=?undefined?q?x?=") == "x"
+    assert decode_words("=?idna?q?x?=") == "x"  # idna supports no error handler
+    assert decode_words("=?punycode?q?=E9t=C3=A9?=") == "\ufffdté"  # 8-bit punycode
+    # Python's escape codecs are no MIME charset: backslashes stay backslashes.
+    assert decode_words("=?unicode_escape?q?\\u00e9?=") == "\\u00e9"
+
+
+def test_plain_text_between_encoded_words_is_never_read_as_escapes():
+    assert decode_words("=?utf-8?q?Re:?= \\ud800 and \\u00e9") == "Re: \\ud800 and \\u00e9"
+    assert decode_words("Grüße 日本 =?utf-8?q?Stra=C3=9Fe?= Köln") == "Grüße 日本 Straße Köln"
+    latin1 = "Subject: Grüße =?utf-8?q?x?= Köln\r\n\r\n".encode("latin-1")
+    assert parse_headers(latin1).subject == "Grüße x Köln"
+
+
+def test_control_characters_and_surrogates_are_removed():
+    assert parse_headers(raw("Subject: =?utf-8?q?a=00b=07c=0Ad?=")).subject == "abc d"
+    assert parse_headers(raw("Subject: =?utf-7?q?x+2AA-y?=")).subject == "xy"  # lone surrogate
+    h = parse_headers(
+        b"From: =?utf-8?q?Ann=00?= <ann\x00@example.com>\r\n"
+        b"Subject: plain\x01\ttext\r\nMessage-ID: <id\x00@example.com>\r\n\r\n"
+    )
+    assert (h.from_name, h.from_address) == ("Ann", "ann@example.com")
+    assert (h.subject, h.key) == ("plain\ttext", "<id@example.com>")  # tab kept
+
+
+def test_synthetic_id_depends_on_uid_and_uidvalidity():
+    block = raw("From: a@example.com", "Subject: same", "Date: Mon, 20 Oct 2025 17:00:00 +0000")
+    one = parse_headers(block, uidvalidity=7, uid=1)
+    assert parse_headers(block, uidvalidity=7, uid=1).key == one.key  # stable
+    assert parse_headers(block, uidvalidity=7, uid=2).key != one.key
+    assert parse_headers(block, uidvalidity=8, uid=1).key != one.key
+    with_id = raw("Message-ID: <m@example.com>")
+    assert parse_headers(with_id, uidvalidity=7, uid=1).key == "<m@example.com>"

@@ -162,6 +162,61 @@ def test_duplicate_message_id_listed_once(mailbox, digest):
     assert result.unseen == 2
 
 
+def test_odd_headers_do_not_sink_the_digest(mailbox, log_dir, digest):
+    subjects = [
+        "=?undefined?q?x?=",  # UnicodeError: undefined encoding
+        "=?idna?q?x?=",  # UnicodeError: no error handler
+        "=?punycode?q?=E9?=",  # UnicodeError on 8-bit bytes
+        "=?utf-8?q?Re:?= \\ud800",  # was a lone surrogate: SQLite refused it
+        "=?utf-8?q?Re:?= \\u00e9",  # was silently turned into é
+        "=?utf-8?q?a=00b?=",  # NUL: PostgreSQL refused it
+    ]
+    mailbox.deliver([make_message(subject=s) for s in subjects])
+    result = digest()
+    assert result.ok and result.count == 6 and result.new_count == 6
+    expected = ["x", "x", "\ufffd", "Re: \\ud800", "Re: \\u00e9", "ab"]
+    assert [i["subject"] for i in result.items] == expected[::-1]
+    stored = Message.objects.filter(entries__digest_id=result.digest_id)
+    assert sorted(stored.values_list("subject", flat=True)) == sorted(expected)
+    assert ndjson(log_dir)[-1]["count"] == 6
+    assert digest().new_count == 0  # and the next hourly run is fine too
+
+
+def test_message_that_cannot_be_parsed_gets_placeholders(mailbox, monkeypatch, digest):
+    from support import services
+
+    real = services.parse_headers
+
+    def parse(raw, **kwargs):
+        if b"poison" in raw:  # stands in for a parser bug no input triggers today
+            raise RuntimeError("parser bug")
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(services, "parse_headers", parse)
+    mailbox.deliver([make_message(subject="before"), make_message(subject="poison")])
+    mailbox.deliver([make_message(subject="after")])
+    result = digest()
+    assert [i["subject"] for i in result.items] == ["after", "(undecodable subject)", "before"]
+    bad = result.items[1]
+    assert (bad["from"], bad["date"], bad["new"]) == ("", None, True)
+    assert bad["message_id"].endswith("@synthetic.echopilot.invalid>")
+    again = digest()
+    assert again.items[1]["message_id"] == bad["message_id"] and again.new_count == 0
+    assert Message.objects.get(subject="(undecodable subject)").synthetic
+
+
+def test_identical_messages_without_message_id_stay_distinct(mailbox, digest):
+    same = make_message(subject="Printer on fire", message_id="")
+    mailbox.deliver([same, same])
+    first = digest()
+    assert first.count == 2 and first.new_count == 2
+    keys = [i["message_id"] for i in first.items]
+    assert len(set(keys)) == 2
+    second = digest()  # the same messages keep their ids
+    assert [i["message_id"] for i in second.items] == keys and second.new_count == 0
+    assert Message.objects.filter(synthetic=True).count() == 2
+
+
 def test_urgent_keywords(mailbox, settings, digest):
     mailbox.deliver(
         [

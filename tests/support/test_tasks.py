@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from echopilot import schedules
@@ -24,12 +26,32 @@ def test_task_runs_the_digest(mailbox):
 def test_task_records_imap_failure_without_raising(mailbox, settings, closed_port):
     settings.IMAP_PORT = closed_port
     result = tasks.digest()
-    assert result == {"ok": False, "digest_id": result["digest_id"], "error": "imap_connect"}
-    assert Digest.objects.get(pk=result["digest_id"]).error == "imap_connect"
+    row = Digest.objects.get()
+    assert result == {"ok": False, "digest_id": row.pk, "error": "imap_connect"}
+    assert (row.ok, row.error) == (False, "imap_connect")
 
 
-def test_task_survives_broken_configuration(mailbox, settings):
+def test_task_records_a_crash_and_keeps_working(
+    mailbox, settings, log_dir, django_capture_on_commit_callbacks
+):
     settings.IMAP_TIMEOUT = "soon"  # not a number: the digest cannot even start
-    result = tasks.digest()
-    assert result["ok"] is False and result["error"] == "crashed"
-    assert Digest.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        result = tasks.digest()
+    row = Digest.objects.get()
+    assert result == {"ok": False, "digest_id": row.pk, "error": "internal"}
+    assert (row.ok, row.error, row.actor) == (False, "internal", "schedule")
+    assert "ValueError" in row.detail and "soon" not in row.detail  # no exception text
+    assert mailbox.password not in row.detail
+    lines = (log_dir / "support_digest.ndjson").read_text().splitlines()
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert (line["type"], line["ok"], line["error"], line["digest_id"]) == (
+        "digest",
+        False,
+        "internal",
+        row.pk,
+    )
+    # The next run (configuration fixed) works as usual.
+    settings.IMAP_TIMEOUT = 10.0
+    mailbox.deliver([make_message()])
+    assert tasks.digest()["ok"] is True

@@ -55,6 +55,13 @@ def test_connection_refused_is_502(api, mailbox, settings, closed_port):
     assert response.status_code == 502 and response.json()["error"] == "imap_connect"
 
 
+def test_undecodable_charset_is_not_a_500(api, mailbox):
+    mailbox.deliver([make_message(subject="=?idna?q?x?="), make_message(subject="=?a?q?=00?=")])
+    response = api.post(URL, {}, format="json")
+    assert response.status_code == 200
+    assert [i["subject"] for i in response.json()["items"]] == ["", "x"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
