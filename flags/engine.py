@@ -7,6 +7,7 @@ pre-built closures and the rollout bucket is one BLAKE2 hash.
 
 import copy
 import hashlib
+import json
 import math
 from typing import Any, NamedTuple
 
@@ -15,6 +16,10 @@ OPERATORS = ("eq", "neq", "in", "not_in", "contains", "starts_with", "gt", "gte"
 NAME_MAX = 100
 MAX_RULES = 100
 MAX_CONDITIONS = 50
+# Values are copied for every evaluation and shown in the admin: keep them small
+# and shallow (a deep value hit the recursion limit in copy.deepcopy).
+MAX_DEPTH = 32
+MAX_VALUE_BYTES = 64 * 1024
 # Rollout buckets are basis points, so percentages may have two decimals.
 BUCKETS = 10_000
 
@@ -84,29 +89,90 @@ def coerce(value: Any, flag_type: str, what: str = "value") -> Any:
     """Return `value` as `flag_type` or raise InvalidFlag (an int fits a float flag)."""
     actual = json_type(value)
     if actual == flag_type:
-        if flag_type == "object":
-            _check_finite(value, what)
+        check_value(value, what)
         return value
     if flag_type == "float" and actual == "integer":
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise WrongType(f"{what}: the integer is too large for a float flag.") from None
     if flag_type == "integer" and actual == "float":
+        if value.is_integer():
+            return coerce(int(value), flag_type, what)
         raise WrongType(f"{what}: {value!r} is not an integer (this is an integer flag).")
     shown = actual or ("null" if value is None else "a non-finite number")
     article = "an" if flag_type in ("integer", "object") else "a"
     raise WrongType(f"{what}: expected {article} {flag_type}, got {shown}.")
 
 
-def _check_finite(value: Any, what: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidFlag(f"{what}: NaN and Infinity are not JSON.")
+def text_problem(text: str) -> str | None:
+    """Return why a string cannot be stored or hashed (NUL, lone surrogate), or None."""
+    # PostgreSQL jsonb refuses NUL; a lone surrogate cannot be encoded as UTF-8.
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000)"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (not valid Unicode text)"
+    return None
+
+
+def json_problem(value: Any, depth: int = 0) -> str | None:
+    """Return why `value` is not storable JSON (type, NaN, text, nesting), or None."""
+    if value is None or isinstance(value, bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "NaN and Infinity are not JSON"
+    if isinstance(value, str):
+        return text_problem(value)
+    if not isinstance(value, dict | list):
+        return f"{type(value).__name__} is not a JSON type"
+    if depth >= MAX_DEPTH:
+        return f"nested deeper than {MAX_DEPTH} levels"
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
-                raise InvalidFlag(f"{what}: object keys must be strings.")
-            _check_finite(v, what)
-    elif isinstance(value, list):
-        for v in value:
-            _check_finite(v, what)
+                return "object keys must be strings"
+            problem = text_problem(k)
+            if problem:
+                return f"an object key {problem}"
+            problem = json_problem(v, depth + 1)
+            if problem:
+                return problem
+        return None
+    for v in value:
+        problem = json_problem(v, depth + 1)
+        if problem:
+            return problem
+    return None
+
+
+def check_value(value: Any, what: str) -> None:
+    """Raise InvalidFlag unless `value` is storable JSON of at most MAX_VALUE_BYTES."""
+    problem = json_problem(value)
+    if problem:
+        raise InvalidFlag(f"{what}: {problem}.")
+    if isinstance(value, bool) or value is None:
+        return
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    except ValueError:  # an integer past Python's int/str digit limit
+        raise InvalidFlag(f"{what}: the number is too large.") from None
+    if size > MAX_VALUE_BYTES:
+        raise InvalidFlag(f"{what}: {size} bytes as JSON; at most {MAX_VALUE_BYTES // 1024} KiB.")
+
+
+def check_text(text: Any, what: str) -> None:
+    """Raise InvalidFlag if a string holds NUL or a lone surrogate."""
+    problem = isinstance(text, str) and text_problem(text)
+    if problem:
+        raise InvalidFlag(f"{what}: {problem}.")
+
+
+def context_problem(context: dict) -> str | None:
+    """Return why an evaluation context cannot be used (text, nesting), or None."""
+    problem = json_problem(context)
+    return f"context: {problem}" if problem else None
 
 
 def _name(raw: Any, default: str, what: str) -> str:
@@ -116,6 +182,7 @@ def _name(raw: Any, default: str, what: str) -> str:
         raise InvalidFlag(f"{what}: name must be a non-empty string of at most {NAME_MAX}.")
     if raw == "default":
         raise InvalidFlag(f"{what}: 'default' is reserved for the flag's own value.")
+    check_text(raw, f"{what}: name")
     return raw
 
 
@@ -136,6 +203,7 @@ def normalize_condition(raw: Any, what: str) -> dict:
     attribute = raw.get("attribute")
     if not isinstance(attribute, str) or not attribute.strip():
         raise InvalidFlag(f"{what}: 'attribute' (a context attribute name) is required.")
+    check_text(attribute, f"{what}.attribute")
     op = raw.get("op")
     if op not in OPERATORS:
         raise InvalidFlag(f"{what}: unknown operator {op!r} (use one of {', '.join(OPERATORS)}).")
@@ -153,7 +221,9 @@ def normalize_condition(raw: Any, what: str) -> dict:
             raise InvalidFlag(f"{what}: '{op}' needs a number or a string.")
     if not _is_scalar(operand) and op not in ("in", "not_in"):
         raise InvalidFlag(f"{what}: '{op}' needs a string, number or boolean.")
-    _check_finite(operand, what)
+    problem = json_problem(operand)
+    if problem:
+        raise InvalidFlag(f"{what}: {problem}.")
     return {"attribute": attribute, "op": op, "value": operand}
 
 
@@ -207,7 +277,8 @@ def normalize_rollout(raw: Any, flag_type: str) -> dict | None:
     if unknown:
         raise InvalidFlag(f"rollout: unknown field(s) {', '.join(unknown)}.")
     pct = raw.get("percentage")
-    if not _is_number(pct) or not math.isfinite(pct) or not 0 <= pct <= 100:
+    # Range first: math.isfinite() overflows on an integer past a float's range.
+    if not _is_number(pct) or not 0 <= pct <= 100 or not math.isfinite(pct):
         raise InvalidFlag("rollout: 'percentage' must be a number from 0 to 100.")
     if "value" not in raw:
         raise InvalidFlag("rollout: 'value' (served inside the rollout) is required.")
@@ -360,7 +431,11 @@ class CompiledFlag:
         if not isinstance(targeting_key, str):
             raise InvalidContext(self.key, "targetingKey must be a string.")
         threshold, value, name = self._rollout
-        if bucket(self.key, targeting_key) < threshold:
+        try:
+            in_rollout = bucket(self.key, targeting_key) < threshold
+        except UnicodeEncodeError:
+            raise InvalidContext(self.key, "targetingKey is not valid Unicode text.") from None
+        if in_rollout:
             return Evaluation(value, name, Reason.SPLIT)
         return Evaluation(self.value, "default", Reason.SPLIT)
 
@@ -375,8 +450,8 @@ def compile_flag(
     description: str = "",
 ) -> CompiledFlag:
     """Build a CompiledFlag from stored fields (already validated)."""
-    if flag_type == "float" and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+    # Also checks the stored value, so a hand-edited row cannot break evaluation.
+    value = coerce(value, flag_type)
     rules = normalize_rules(rules, flag_type)
     rollout = normalize_rollout(rollout, flag_type)
     return CompiledFlag(key, flag_type, value, rules, rollout, enabled, description)

@@ -23,9 +23,10 @@ from rest_framework.views import APIView
 from echopilot.auth import NotConfigured
 from echopilot.errors import exception_handler as api_exception_handler
 from echopilot.renderers import dumps
+from echopilot.secrets import redact
 from echopilot.serializers import ErrorSerializer
 from flags import snapshot
-from flags.engine import FlagError
+from flags.engine import MAX_DEPTH, FlagError, context_problem
 from flags.serializers import (
     OfrepBulkFailure,
     OfrepBulkSuccess,
@@ -66,7 +67,8 @@ def ofrep_exception_handler(exc, context):
         logger.exception("OFREP evaluation failed")
         status, code, detail = 500, "GENERAL", "Internal error; it has been logged."
     key = context["kwargs"].get("key")
-    body = {"errorCode": code, "errorDetails": detail}
+    # As the API's error body does: a detail may echo input that holds a secret.
+    body = {"errorCode": code, "errorDetails": redact(detail)}
     if key is not None:
         body = {"key": key, **body}
     return Response(body, status=status, headers=headers)
@@ -79,8 +81,11 @@ def parse_context(request) -> dict:
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
         raise OfrepError("PARSE_ERROR", f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        detail = f"The body is nested too deeply (context: at most {MAX_DEPTH} levels)."
+        raise OfrepError("INVALID_CONTEXT", detail) from None
     if not isinstance(body, dict):
         raise OfrepError("PARSE_ERROR", "The body must be a JSON object.")
     context = body.get("context")
@@ -91,6 +96,10 @@ def parse_context(request) -> dict:
     key = context.get("targetingKey")
     if key is not None and not isinstance(key, str):
         raise OfrepError("INVALID_CONTEXT", "context.targetingKey must be a string.")
+    # Checked here so rollout hashing and the response never meet a bad string.
+    problem = context_problem(context)
+    if problem:
+        raise OfrepError("INVALID_CONTEXT", problem)
     return context
 
 
@@ -166,7 +175,9 @@ class OfrepBulkView(OfrepView):
             try:
                 results.append(success(flag, flag.evaluate(context)))
             except FlagError as exc:
-                results.append({"key": key, "errorCode": exc.code, "errorDetails": exc.detail})
+                results.append(
+                    {"key": key, "errorCode": exc.code, "errorDetails": redact(exc.detail)}
+                )
         content = dumps({"flags": results}).encode()
         # The ETag is of the evaluated body, so it changes with flags and context alike.
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'

@@ -1,9 +1,11 @@
 """Input and output shapes of the flags API (and the OpenAPI schema)."""
 
+import re
+
 from rest_framework import serializers
 
 from echopilot.serializers import StrictBooleanField, StrictCharField, StrictSerializer
-from flags.engine import TYPES
+from flags.engine import TYPES, context_problem
 from flags.services import DESCRIPTION_MAX
 
 
@@ -56,9 +58,18 @@ class FlagGetOutput(serializers.Serializer):
     flags = serializers.DictField(child=serializers.JSONField())
 
 
+class DecimalIntegerField(serializers.IntegerField):
+    """An integer written only as base-10 digits (DRF also takes `1.0`, ` 1`, `+1`)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not re.fullmatch(r"[0-9]{1,10}", data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class HistoryQuery(StrictSerializer):
     key = serializers.CharField(required=False, max_length=200)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=50)
+    limit = DecimalIntegerField(required=False, min_value=1, max_value=1000, default=50)
 
 
 class HistoryOutput(serializers.Serializer):
@@ -81,6 +92,12 @@ class RevertInput(StrictSerializer):
 class EvaluateInput(StrictSerializer):
     key = StrictCharField(trim_whitespace=False)
     context = serializers.DictField(required=False, help_text="Evaluation context attributes.")
+
+    def validate_context(self, value):
+        problem = context_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
 
 class EvaluateOutput(serializers.Serializer):

@@ -45,9 +45,9 @@ def clock(monkeypatch) -> FakeClock:
 @pytest.fixture
 def seeded(db):
     """The seed flags, loaded the way `manage.py load_configs` does."""
-    from flags import services
+    from flags import config
 
-    services.flags_load()
+    config.flags_load()
     return SEED
 
 

@@ -8,7 +8,7 @@ import requests
 from django.core.cache import caches
 from rest_framework.test import APIRequestFactory
 
-from flags import is_enabled, services, snapshot
+from flags import config, is_enabled, services, snapshot
 from flags.models import Flag, FlagStamp
 from flags.ofrep import OfrepEvaluateView
 from flags.views import FlagGetView
@@ -129,7 +129,7 @@ def test_cross_process_change_is_served_within_one_second(gunicorn_server, setti
         # The server's cache has the production prefix; share it.
         use_redis(settings, "echopilot")
         extra["REDIS_URL"] = settings.REDIS_URL
-    services.flags_load()
+    config.flags_load()
     base = gunicorn_server(**extra)
     url = f"{base}/api/flags/get"
     assert requests.get(url, headers=HEADERS, timeout=10).json()["flags"]["payments.live"] is True

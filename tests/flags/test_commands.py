@@ -184,3 +184,24 @@ def test_system_check_reports_a_bad_config(settings):
     (settings.CONFIG_DIR / "flags.json").write_text('{"a b": true}')
     [warning] = flags_config(None)
     assert warning.id == "flags.W001" and "'a b'" in warning.msg
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'{"payments.live": "\xff\xfe"}', "not UTF-8"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"payments.live": ' + b"[" * 40 + b"]" * 40 + b"}", "deeper than 32"),
+    ],
+)
+def test_an_unreadable_config_is_a_warning_and_a_load_error(settings, content, problem):
+    from flags.checks import flags_config
+
+    path = settings.CONFIG_DIR / "flags.json"
+    path.write_bytes(content)
+    [warning] = flags_config(None)
+    assert warning.id == "flags.W001" and problem in warning.msg and str(path) in warning.msg
+    with pytest.raises(CommandError, match=problem):
+        run("load")
+    assert not Flag.objects.exists()
+    call_command("check", stdout=io.StringIO(), stderr=io.StringIO())  # warns, does not crash

@@ -3,6 +3,8 @@
 import pytest
 
 from flags.engine import (
+    MAX_DEPTH,
+    InvalidContext,
     InvalidFlag,
     Reason,
     TargetingKeyMissing,
@@ -181,3 +183,75 @@ def test_object_values_are_copied_for_callers():
     first = f.evaluate({}).value
     first["limits"].append(3)
     assert f.evaluate({}).value == {"limits": [1, 2]}
+
+
+def nested(depth, leaf=1):
+    """Return a value with `depth` nested objects/lists (alternating)."""
+    value = leaf
+    for i in range(depth):
+        value = {"a": value} if i % 2 else [value]
+    return value
+
+
+def test_an_integral_float_fits_an_integer_flag_as_an_int():
+    assert coerce(4.0, "integer") == 4 and type(coerce(4.0, "integer")) is int
+    assert normalize_rollout({"percentage": 5, "value": -2.0}, "integer")["value"] == -2
+    with pytest.raises(InvalidFlag, match="not an integer"):
+        coerce(4.5, "integer")
+    with pytest.raises(InvalidFlag):
+        coerce(True, "integer")
+
+
+def test_huge_integers_are_type_errors_not_crashes():
+    huge = 10**400
+    with pytest.raises(InvalidFlag, match="too large"):
+        coerce(huge, "float")
+    with pytest.raises(InvalidFlag, match="percentage"):
+        normalize_rollout({"percentage": huge, "value": True}, "boolean")
+    with pytest.raises(InvalidFlag, match="too large"):
+        coerce(10**5000, "integer")  # past Python's int-to-text digit limit
+
+
+def test_object_values_are_capped_in_depth_and_size():
+    assert coerce(nested(MAX_DEPTH), "object") == nested(MAX_DEPTH)
+    with pytest.raises(InvalidFlag, match=f"deeper than {MAX_DEPTH}"):
+        coerce(nested(MAX_DEPTH + 1), "object")
+    with pytest.raises(InvalidFlag, match="deeper"):
+        coerce(nested(870), "object")
+    with pytest.raises(InvalidFlag, match="64 KiB"):
+        coerce({"a": "x" * 70_000}, "object")
+    with pytest.raises(InvalidFlag, match="deeper"):
+        normalize_rules([rule("r", nested(40), ("a", "eq", 1))], "object")
+
+
+BAD_TEXT = ["\ud800", "a\x00b", "\udc00z"]
+
+
+@pytest.mark.parametrize("text", BAD_TEXT)
+def test_nul_and_lone_surrogates_are_refused_everywhere_a_string_is_stored(text):
+    for value, flag_type in [
+        (text, "string"),
+        ({"k": [text]}, "object"),
+        ({text: 1}, "object"),
+        ([{"deep": {"er": text}}], "object"),
+    ]:
+        with pytest.raises(InvalidFlag, match="NUL|surrogate"):
+            coerce(value, flag_type)
+    for condition in [("a", "eq", text), ("a", "in", ["ok", text]), (text, "eq", "x")]:
+        with pytest.raises(InvalidFlag, match="NUL|surrogate"):
+            normalize_rules([rule("r", True, condition)], "boolean")
+    with pytest.raises(InvalidFlag, match="NUL|surrogate"):
+        normalize_rules([rule(text, True, ("a", "eq", 1))], "boolean")
+    with pytest.raises(InvalidFlag, match="NUL|surrogate"):
+        normalize_rollout({"percentage": 5, "value": text}, "string")
+
+
+def test_a_lone_surrogate_targeting_key_is_an_invalid_context():
+    f = flag(False, rollout={"percentage": 50, "value": True})
+    with pytest.raises(InvalidContext):
+        f.evaluate({"targetingKey": "\ud800"})
+
+
+def test_a_stored_value_that_is_too_deep_does_not_compile():
+    with pytest.raises(InvalidFlag):
+        compile_flag("f", "object", nested(870), [], None, True)

@@ -6,14 +6,14 @@ from openfeature.contrib.provider.ofrep import OFREPProvider
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.exception import ErrorCode
 
-from flags import services
+from flags import config, services
 from tests.conftest import TEST_KEY
 
 URL = "/ofrep/v1/evaluate/flags"
 
 
 def make_flags():
-    services.flags_load()
+    config.flags_load()
     services.flag_set(
         key="ui.theme",
         actor="cli",
@@ -191,3 +191,50 @@ def test_throttled_is_429_with_integer_retry_after(api, settings):
 def test_wrong_method_is_an_ofrep_error(api):
     response = api.get(f"{URL}/payments.live")
     assert response.status_code == 405 and response.json()["errorCode"] == "GENERAL"
+
+
+def nested_context(depth: int) -> str:
+    return '{"context": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "raw",
+    [
+        r'{"context": {"targetingKey": "\ud800"}}',
+        r'{"context": {"targetingKey": "a\u0000b"}}',
+        r'{"context": {"targetingKey": "u1", "tags": ["\udfff"]}}',
+        r'{"context": {"targetingKey": "u1", "\ud800": 1}}',
+        nested_context(40),
+        nested_context(5000),  # past Python's recursion limit
+    ],
+)
+def test_unusable_contexts_are_invalid_context_not_500(api, raw):
+    make_flags()
+    for url in (f"{URL}/ab.everyone", URL):
+        response = api.post(url, raw, content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response.json()["errorCode"] == "INVALID_CONTEXT"
+
+
+@pytest.mark.django_db
+def test_a_hand_stored_deep_value_does_not_break_bulk_evaluation(api):
+    from flags.models import Flag
+
+    make_flags()
+    deep = 1
+    for _ in range(870):
+        deep = {"a": deep}
+    Flag.objects.filter(key="ui.layout").update(value=deep)
+    response = api.post(URL, {"context": {"targetingKey": "u1"}}, format="json")
+    assert response.status_code == 200
+    assert "ui.layout" not in {f["key"] for f in response.json()["flags"]}
+
+
+@pytest.mark.django_db
+def test_error_details_are_redacted(api):
+    make_flags()
+    response = api.post(f"{URL}/{TEST_KEY}", {}, format="json")
+    assert response.status_code == 404
+    assert TEST_KEY not in response.json()["errorDetails"]
+    assert "***" in response.json()["errorDetails"]

@@ -74,7 +74,12 @@ def test_unknown_key_is_refused_unless_create(seeded):
 
 @pytest.mark.parametrize(
     ("flag_type", "initial", "written", "stored"),
-    [("float", 1.5, 3, 3.0), ("integer", 2, 7, 7), ("object", {"a": 1}, [1, 2], [1, 2])],
+    [
+        ("float", 1.5, 3, 3.0),
+        ("integer", 2, 7, 7),
+        ("integer", 2, 4.0, 4),  # an integral float is an integer
+        ("object", {"a": 1}, [1, 2], [1, 2]),
+    ],
 )
 def test_values_keep_the_flag_type(db, flag_type, initial, written, stored):
     services.flag_set(key="t", actor="cli", value=initial, create=True, type=flag_type)
@@ -192,3 +197,33 @@ def test_parallel_sets_from_processes_chain(settings, log_dir):
     _assert_chain("conc", "start", 5)
     lines = [line for line in read_ndjson(log_dir) if line["field"] == "value"]
     assert len(lines) == 5
+
+
+def deep(depth):
+    value = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"value": 10**400}, services.TypeMismatch),  # overflows a float
+        ({"rollout": {"percentage": 10**400, "value": 2.0}}, services.InvalidFlagInput),
+        ({"value": "a\x00b", "retype": True}, services.InvalidFlagInput),
+        ({"value": "\ud800", "retype": True}, services.InvalidFlagInput),
+        ({"value": deep(870), "retype": True}, services.InvalidFlagInput),
+        ({"value": {"big": "x" * 70_000}, "retype": True}, services.InvalidFlagInput),
+        ({"description": "\ud800"}, services.InvalidFlagInput),
+        ({"description": "a\x00b"}, services.InvalidFlagInput),
+    ],
+)
+def test_unstorable_values_are_refused_and_nothing_is_stored(db, fields, error):
+    services.flag_set(key="t", actor="cli", value=1.5, create=True)
+    rows = FlagChange.objects.count()
+    with pytest.raises(error):
+        services.flag_set(key="t", actor="cli", **fields)
+    flag = Flag.objects.get(key="t")
+    assert (flag.value, flag.description, flag.rollout) == (1.5, "", None)
+    assert FlagChange.objects.count() == rows

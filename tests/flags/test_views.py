@@ -61,7 +61,19 @@ def test_history_without_key_lists_all_flags_newest_first_with_limit(api, seeded
     assert api.get("/api/flags/history?key=&limit=").json()["count"] == 5
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "bogus=1"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=1001",
+        "limit=x",
+        "bogus=1",
+        "limit=1.0",
+        "limit=+5",
+        "limit=%205",
+        "limit=1e2",
+    ],
+)
 def test_history_bad_query_is_400(api, seeded, query):
     response = api.get(f"/api/flags/history?{query}")
     assert response.status_code == 400 and response.json()["error"] == "invalid"
@@ -219,3 +231,56 @@ def test_bodies_that_are_not_json_objects(api, seeded, raw):
     response = api.post("/api/flags/set", raw, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["ok"] is False
+
+
+def test_an_integral_float_sets_an_integer_flag(api, seeded):
+    api.post("/api/flags/set", {"key": "n", "value": 3, "create": True}, format="json")
+    response = api.post("/api/flags/set", {"key": "n", "value": 4.0}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["value"] == 4 and b'"value":4,' in response.content.replace(b" ", b"")
+    assert Flag.objects.get(key="n").value == 4
+
+
+def nested_json(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+HUGE = "1" + "0" * 400  # past a float's range
+SET = '{"key": "ui.new_dashboard", '
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (SET + f'"value": {HUGE}, "type": "float", "retype": true}}', "type_mismatch"),
+        (SET + f'"rollout": {{"percentage": {HUGE}, "value": true}}}}', "invalid"),
+        (SET + f'"value": {nested_json(40)}, "retype": true}}', "invalid"),
+    ],
+)
+def test_huge_and_deep_values_are_400_not_500(api, seeded, raw, code):
+    response = api.post("/api/flags/set", raw, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == code
+    assert Flag.objects.get(key="ui.new_dashboard").value is False
+
+
+@pytest.mark.parametrize("text", [r"\ud800", r"\u0000"])
+def test_unstorable_strings_are_400_on_set_and_evaluate(api, seeded, text):
+    api.post(
+        "/api/flags/set",
+        {"key": "ab.pricing_v2", "rollout": {"percentage": 50, "value": True}},
+        format="json",
+    )
+    bad_set = api.post(
+        "/api/flags/set",
+        f'{{"key": "ui.theme", "value": "a{text}b", "create": true}}',
+        content_type="application/json",
+    )
+    assert bad_set.status_code == 400 and bad_set.json()["ok"] is False
+    assert not Flag.objects.filter(key="ui.theme").exists()
+    evaluated = api.post(
+        "/api/flags/evaluate",
+        f'{{"key": "ab.pricing_v2", "context": {{"targetingKey": "u{text}"}}}}',
+        content_type="application/json",
+    )
+    assert evaluated.status_code == 400 and evaluated.json()["ok"] is False

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from echopilot.errors import ApiError
-from flags import selectors, services
+from flags import config, selectors, services
 from flags.engine import TYPES, FlagError
 
 ACTOR = "cli"
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             getattr(self, f"do_{action}")(options)
         except ApiError as exc:
             raise CommandError(str(exc.detail)) from None
-        except services.ConfigError as exc:
+        except config.ConfigError as exc:
             raise CommandError(f"flags load: {exc}") from None
 
     def do_list(self, options):
@@ -171,7 +171,7 @@ class Command(BaseCommand):
             )
 
     def do_load(self, options):
-        result = services.flags_load(path=options["path"], overwrite=options["overwrite"])
+        result = config.flags_load(path=options["path"], overwrite=options["overwrite"])
         for key, fields in result.kept.items():
             self.stdout.write(
                 f"kept {key}: {', '.join(fields)} changed since (use --overwrite to replace)"
@@ -182,5 +182,5 @@ class Command(BaseCommand):
         )
 
     def do_export(self, options):
-        path, count = services.flags_export(path=options["path"])
+        path, count = config.flags_export(path=options["path"])
         self.stdout.write(f"exported {count} flags to {path}")

@@ -1,0 +1,201 @@
+"""Flags config files: load `configs/flags.json` (seed or `version: 2` form) and export it.
+
+Every change goes through `services.flag_set` as actor `config`, so a load is
+validated and recorded like any other change.
+"""
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from echopilot.errors import ApiError
+from flags.models import ChangeField, ChangeSource, Flag
+from flags.services import FIELDS, canon, flag_set, flag_spec, validate_flag
+
+
+class ConfigError(Exception):
+    """A flags config file that cannot be loaded; the message names the problem."""
+
+
+@dataclass
+class LoadResult:
+    path: str
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    kept: dict[str, list[str]] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+
+
+SPEC_FIELDS = {"value", "type", "description", "rules", "rollout", "enabled", "archived"}
+
+
+def parse_config(data: Any) -> dict[str, dict]:
+    """Validate a flags config (flat seed form or `version: 2`); return key -> spec."""
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a JSON object")
+    if "version" in data:
+        if data["version"] != 2:
+            raise ConfigError(f"unsupported version {data['version']!r} (expected 2)")
+        unknown = sorted(set(data) - {"version", "flags"})
+        if unknown:
+            raise ConfigError(f"unknown top-level field(s) {', '.join(unknown)}")
+        flags = data.get("flags")
+        if not isinstance(flags, dict):
+            raise ConfigError("'flags' must be an object of key -> flag")
+        raw = {}
+        for key, spec in flags.items():
+            if not isinstance(spec, dict):
+                raise ConfigError(f"flag {key!r}: must be an object with at least 'value'")
+            unknown = sorted(set(spec) - SPEC_FIELDS)
+            if unknown:
+                raise ConfigError(f"flag {key!r}: unknown field(s) {', '.join(unknown)}")
+            if "value" not in spec:
+                raise ConfigError(f"flag {key!r}: 'value' is required")
+            raw[key] = dict(spec)
+    else:
+        raw = {key: {"value": value} for key, value in data.items()}
+    specs = {}
+    for key, spec in raw.items():
+        try:
+            new_type, state = validate_flag(
+                key=key,
+                value=spec["value"],
+                type_=spec.get("type"),
+                retype=False,
+                description=spec.get("description", ""),
+                rules=spec.get("rules", []),
+                rollout=spec.get("rollout"),
+                enabled=spec.get("enabled", True),
+                archived=spec.get("archived", False),
+            )
+        except ApiError as exc:
+            raise ConfigError(f"flag {key!r}: {exc.detail}") from None
+        specs[key] = {"type": new_type, **state, "_given": set(spec) | {"value"}}
+    return specs
+
+
+def read_config(path: Path) -> dict[str, dict]:
+    """Read and validate a flags config file; raise ConfigError naming file and problem."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc})") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid JSON (nested too deeply)") from None
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def config_path() -> Path:
+    """Return the default flags config file (read from settings at call time)."""
+    return Path(settings.CONFIG_DIR) / "flags.json"
+
+
+def _owned_fields(flag: Flag) -> set[str]:
+    """Return the fields whose latest change came from a config load."""
+    latest: dict[str, str] = {}
+    created_source = None
+    for name, source in flag.changes.order_by("-id").values_list("field", "source"):
+        if name == ChangeField.CREATED:
+            created_source = source
+            break
+        latest.setdefault(name, source)
+    owned = {n for n, s in latest.items() if s == ChangeSource.CONFIG}
+    if created_source in (ChangeSource.CONFIG, None):
+        owned |= {n for n in FIELDS if n not in latest}
+    return owned
+
+
+def flags_load(
+    *, path: Path | None = None, actor: str = "config", overwrite: bool = False
+) -> LoadResult:
+    """Load a flags config: create missing flags; never overwrite a changed value.
+
+    A field is updated from the file only if its last change came from a
+    config load (the file owns it) or with `overwrite`. A bad file raises
+    ConfigError before anything is written.
+    """
+    path = Path(path) if path else config_path()
+    specs = read_config(path)
+    result = LoadResult(path=str(path))
+    with transaction.atomic():
+        existing = {f.key: f for f in Flag.objects.filter(key__in=list(specs))}
+        for key, spec in specs.items():
+            given = spec.pop("_given")
+            flag = existing.get(key)
+            if flag is None:
+                flag_set(
+                    key=key,
+                    actor=actor,
+                    create=True,
+                    type=spec["type"],
+                    **{n: spec[n] for n in FIELDS},
+                )
+                result.created.append(key)
+                continue
+            owned = FIELDS if overwrite else _owned_fields(flag)
+            current = flag_spec(flag)
+            wanted = [n for n in FIELDS if n in given or n == "value"]
+            differs = [
+                n
+                for n in wanted
+                if canon(current[n]) != canon(spec[n])
+                or (n == "value" and spec["type"] != flag.type)
+            ]
+            apply = [n for n in differs if n in owned]
+            kept = [n for n in differs if n not in owned]
+            if kept:
+                result.kept[key] = kept
+            if not apply:
+                if not kept:
+                    result.unchanged.append(key)
+                continue
+            retype = "value" in apply and spec["type"] != flag.type
+            flag_set(
+                key=key,
+                actor=actor,
+                type=spec["type"] if retype else None,
+                retype=retype,
+                **{n: spec[n] for n in apply},
+            )
+            result.updated.append(key)
+    return result
+
+
+def flags_export(*, path: Path | None = None) -> tuple[Path, int]:
+    """Write every flag in the extended form (atomically); return (path, count)."""
+    path = Path(path) if path else config_path()
+    flags = {}
+    for flag in Flag.objects.order_by("key"):
+        spec = flag_spec(flag)
+        if not spec["archived"]:
+            del spec["archived"]
+        flags[flag.key] = spec
+    text = json.dumps({"version": 2, "flags": flags}, indent=2, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".flags.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path, len(flags)
