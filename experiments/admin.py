@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from echopilot.errors import ApiError
@@ -99,11 +100,40 @@ class ExperimentAdmin(admin.ModelAdmin):
                     actor=_actor(request),
                 )
         except ApiError as exc:
-            # The form validated, so only a race lands here; show it, keep the row.
-            messages.error(request, str(exc.detail))
-            saved = Experiment.objects.get(key=obj.key) if change else obj
+            # The form validated, so only a race lands here (the key or salt was
+            # taken, or users were exposed, since): report it and save nothing.
+            obj._save_error = str(exc.detail)
+            messages.error(request, obj._save_error)
+            return
         obj.pk = saved.pk
         obj._state.adding = saved._state.adding
+
+    # After a refused save the admin would go on with the unsaved object (its pk
+    # None on an add): skip what needs a saved row and show the form again.
+
+    def save_related(self, request, form, formsets, change):
+        if not hasattr(form.instance, "_save_error"):
+            super().save_related(request, form, formsets, change)
+
+    def log_addition(self, request, obj, message):
+        if not hasattr(obj, "_save_error"):
+            return super().log_addition(request, obj, message)
+        return None
+
+    def log_change(self, request, obj, message):
+        if not hasattr(obj, "_save_error"):
+            return super().log_change(request, obj, message)
+        return None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if hasattr(obj, "_save_error"):
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if hasattr(obj, "_save_error"):
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_change(request, obj)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}

@@ -28,10 +28,12 @@ class ValueField(StrictFloatField):
 
 
 class EventInSerializer(StrictSerializer):
-    event = StrictCharField(max_length=64)
+    # Untrimmed: " conversion" is not "conversion"; the service refuses it rather
+    # than storing a name the client never sent.
+    event = StrictCharField(max_length=64, trim_whitespace=False)
     user = StrictCharField(max_length=200, trim_whitespace=False)
-    exp = StrictCharField(max_length=64)
-    variant = StrictCharField(max_length=64, required=False, allow_null=True)
+    exp = StrictCharField(max_length=64, trim_whitespace=False)
+    variant = StrictCharField(max_length=64, required=False, allow_null=True, trim_whitespace=False)
     value = ValueField(required=False, allow_null=True)
 
 

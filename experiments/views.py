@@ -24,7 +24,12 @@ EVENT_SCHEMA = {
         "user": {"type": "string", "minLength": 1, "maxLength": services.USER_MAX},
         "exp": {"type": "string", "maxLength": 64},
         "variant": {"type": "string", "nullable": True},
-        "value": {"type": "number", "nullable": True},
+        "value": {
+            "type": "number",
+            "nullable": True,
+            "minimum": -services.VALUE_MAX,
+            "maximum": services.VALUE_MAX,
+        },
     },
 }
 EVENT_OR_BATCH = {
@@ -47,6 +52,10 @@ def _query(request, required: tuple[str, ...], optional: dict[str, str] | None =
     unknown = sorted(set(params) - set(required) - set(optional))
     if unknown:
         raise ApiError("; ".join(f"{n}: Unknown field." for n in unknown), code="invalid")
+    repeated = sorted(n for n in params if len(params.getlist(n)) > 1)
+    if repeated:
+        # `params[n]` would silently take the last one.
+        raise ApiError("; ".join(f"{n}: Given more than once." for n in repeated), code="invalid")
     missing = [n for n in required if n not in params]
     if missing:
         raise ApiError("; ".join(f"{n}: This field is required." for n in missing), code="invalid")
@@ -90,28 +99,30 @@ class LogView(APIView):
                     f"A batch holds at most {services.BATCH_MAX} events; got {len(body)}.",
                     code="batch_too_large",
                 )
+            # A parse failure is handed over, not raised: the service checks the
+            # events in order, so an earlier event's 404 or 409 is reported first.
             events = [self._parse(item, index=i) for i, item in enumerate(body)]
             result = services.log_events(events=events, actor=request.user.actor)
         else:
-            result = services.log_events(
-                events=[self._parse(body, index=None)], actor=request.user.actor, indexed=False
-            )
+            event = self._parse(body, index=None)
+            if isinstance(event, ApiError):
+                raise event
+            result = services.log_events(events=[event], actor=request.user.actor, indexed=False)
         return Response({"ok": True, **result})
 
     @staticmethod
     def _parse(item, *, index):
+        """Return the validated event, or the ApiError describing why it is not one."""
         if not isinstance(item, dict):
             detail = "An event must be a JSON object."
-            if index is None:
-                raise ApiError(detail, code="invalid")
-            raise ApiError(f"event {index}: {detail}", code="invalid", extra={"index": index})
-        serializer = EventInSerializer(data=item)
-        if not serializer.is_valid():
+        else:
+            serializer = EventInSerializer(data=item)
+            if serializer.is_valid():
+                return serializer.validated_data
             detail = "; ".join(flatten(serializer.errors))
-            if index is None:
-                raise ApiError(detail, code="invalid")
-            raise ApiError(f"event {index}: {detail}", code="invalid", extra={"index": index})
-        return serializer.validated_data
+        if index is None:
+            return ApiError(detail, code="invalid")
+        return ApiError(f"event {index}: {detail}", code="invalid", extra={"index": index})
 
 
 class ResultsView(APIView):

@@ -110,24 +110,30 @@ def experiment_update(
     Changing variants, weights or salt after exposures would move users
     between variants mid-test; the description can always change.
     """
-    exp = get_experiment(key)
-    new_variants = exp.variants if variants is None else variants
-    if variants is not None and weights is None and len(variants) != len(exp.weights):
-        weights = [1] * len(variants) if isinstance(variants, list) else None
-    raw = {
-        "variants": new_variants,
-        "weights": exp.weights if weights is None else weights,
-        "salt": exp.salt if salt is None else salt,
-        "description": exp.description if description is None else description,
-    }
-    try:
-        definition = parse_definition(key, raw)
-    except ConfigError as exc:
-        raise _invalid(exc) from None
-    return _update(exp, definition, actor)
+    # One transaction with the row locked: the lock check below must still hold
+    # when the row is saved, and unnamed fields are merged from the current row.
+    # `assign` and `log_events` re-read the row under a share lock before they
+    # insert an exposure, so they wait for this change or this change waits for them.
+    with transaction.atomic():
+        exp = get_experiment(key, for_update=True)
+        new_variants = exp.variants if variants is None else variants
+        if variants is not None and weights is None and len(variants) != len(exp.weights):
+            weights = [1] * len(variants) if isinstance(variants, list) else None
+        raw = {
+            "variants": new_variants,
+            "weights": exp.weights if weights is None else weights,
+            "salt": exp.salt if salt is None else salt,
+            "description": exp.description if description is None else description,
+        }
+        try:
+            definition = parse_definition(key, raw)
+        except ConfigError as exc:
+            raise _invalid(exc) from None
+        return _update(exp, definition, actor)
 
 
 def _update(exp: Experiment, definition: Definition, actor: str) -> Experiment:
+    """Apply `definition` to `exp`; call in a transaction holding `exp`'s row lock."""
     changed = definition.differences(exp)
     if not changed:
         return exp
@@ -144,9 +150,17 @@ def _update(exp: Experiment, definition: Definition, actor: str) -> Experiment:
     for name in changed:
         setattr(exp, name, getattr(definition, name))
     exp.updated_by = actor
-    with transaction.atomic():
-        exp.save()
-        _record(exp, "updated", actor, changed=changed)
+    try:
+        with transaction.atomic():
+            exp.save()
+    except IntegrityError:
+        # Lost a race with a concurrent create or update taking the same salt.
+        raise ApiError(
+            f"Salt {exp.salt!r} was taken concurrently by another experiment.",
+            code="duplicate_salt",
+            status_code=409,
+        ) from None
+    _record(exp, "updated", actor, changed=changed)
     return exp
 
 
@@ -157,29 +171,31 @@ def experiment_set_status(
 
     A stopped experiment stays stopped: resuming it would mix two tests' data.
     """
-    exp = get_experiment(key)
     if status not in Status.values:
         raise ApiError(f"Unknown status {status!r}.", code="invalid")
     if winner and status != Status.STOPPED:
         raise ApiError("A winner can only be declared when stopping.", code="invalid")
-    if winner and winner not in exp.variants:
-        raise ApiError(
-            f"{winner!r} is not a variant of {key!r} ({', '.join(exp.variants)}).",
-            code="unknown_variant",
-        )
-    if exp.status == Status.STOPPED and status != Status.STOPPED:
-        raise ApiError(
-            f"Experiment {key!r} is stopped and cannot be resumed or paused.",
-            code="experiment_stopped",
-            status_code=409,
-        )
-    if exp.status == status and (not winner or winner == exp.winner):
-        return exp  # nothing changes: no write, no line
-    exp.status = status
-    if status == Status.STOPPED and winner:
-        exp.winner = winner
-    exp.updated_by = actor
+    # Read and write under the row lock: two concurrent changes are applied one
+    # after the other, so a stop cannot be overwritten by a resume read before it.
     with transaction.atomic():
+        exp = get_experiment(key, for_update=True)
+        if winner and winner not in exp.variants:
+            raise ApiError(
+                f"{winner!r} is not a variant of {key!r} ({', '.join(exp.variants)}).",
+                code="unknown_variant",
+            )
+        if exp.status == Status.STOPPED and status != Status.STOPPED:
+            raise ApiError(
+                f"Experiment {key!r} is stopped and cannot be resumed or paused.",
+                code="experiment_stopped",
+                status_code=409,
+            )
+        if exp.status == status and (not winner or winner == exp.winner):
+            return exp  # nothing changes: no write, no line
+        exp.status = status
+        if status == Status.STOPPED and winner:
+            exp.winner = winner
+        exp.updated_by = actor
         exp.save(update_fields=["status", "winner", "updated_at", "updated_by"])
         _record(exp, "status", actor)
     return exp
@@ -192,6 +208,16 @@ def config_path() -> Path:
     return Path(settings.CONFIG_DIR) / "experiments.json"
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """Build a JSON object, refusing a repeated key (json's default keeps the last)."""
+    data = {}
+    for key, value in pairs:
+        if key in data:
+            raise ConfigError(f"duplicate key {key!r}")
+        data[key] = value
+    return data
+
+
 def read_config(path: Path) -> list[Definition]:
     """Parse and validate a config file; raise ConfigError naming the problem."""
     try:
@@ -199,11 +225,13 @@ def read_config(path: Path) -> list[Definition]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be an object of experiments")
     definitions = []
@@ -244,9 +272,15 @@ def load_config(
         definitions = read_config(path)
     except ConfigError as exc:
         raise _invalid(exc) from None
-    existing = {e.key: e for e in Experiment.objects.filter(key__in=[d.key for d in definitions])}
     results = []
     with transaction.atomic():
+        # Locked, so `_update`'s exposure check holds until the commit.
+        existing = {
+            e.key: e
+            for e in Experiment.objects.select_for_update().filter(
+                key__in=[d.key for d in definitions]
+            )
+        }
         for d in definitions:
             exp = existing.get(d.key)
             if exp is None:

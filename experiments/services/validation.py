@@ -1,5 +1,6 @@
 """Validation shared by every interface: definitions, users, event names."""
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -14,6 +15,9 @@ VARIANT_MAX = 64
 MAX_VARIANTS = 26
 MAX_WEIGHT = 1_000_000
 BATCH_MAX = 1000
+# |value| cap: a batch of 1,000 such values sums to 1e18, far from a float's
+# 1.8e308, so SUM(value) in results can never overflow to infinity.
+VALUE_MAX = 10**15
 CONFIG_FIELDS = {"variants", "weights", "salt", "description"}
 
 
@@ -44,7 +48,7 @@ class Definition:
 
 
 def check_key(key) -> str:
-    if not isinstance(key, str) or not KEY_RE.match(key):
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise ConfigError(f"experiment key {key!r} must match {KEY_RE.pattern}")
     return key
 
@@ -135,15 +139,35 @@ def check_user(user) -> str:
 
 
 def check_event_name(name) -> str:
-    if not isinstance(name, str) or not EVENT_RE.match(name):
+    if not isinstance(name, str) or not EVENT_RE.fullmatch(name):
         raise ApiError(f"'event' must match {EVENT_RE.pattern}.", code="invalid")
     return name
 
 
-def get_experiment(key: str) -> Experiment:
-    """Return the experiment named `key` or raise 404 `unknown_experiment`."""
-    valid = isinstance(key, str) and KEY_RE.match(key)
-    exp = Experiment.objects.filter(key=key).first() if valid else None
+def check_value(value) -> float | None:
+    """Return an event's optional value as a float; refuse non-numbers and huge ones."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiError("'value' must be a JSON number.", code="invalid")
+    # abs() before float(): an int too large for a float must not raise OverflowError.
+    if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > VALUE_MAX:
+        raise ApiError(
+            f"'value' must be a finite number between -{VALUE_MAX:.0e} and {VALUE_MAX:.0e}.",
+            code="invalid",
+        )
+    return float(value)
+
+
+def get_experiment(key: str, *, for_update: bool = False) -> Experiment:
+    """Return the experiment named `key` or raise 404 `unknown_experiment`.
+
+    `for_update` locks the row until the surrounding transaction ends
+    (PostgreSQL; SQLite's IMMEDIATE transactions already hold the write lock).
+    """
+    valid = isinstance(key, str) and KEY_RE.fullmatch(key)
+    rows = Experiment.objects.select_for_update() if for_update else Experiment.objects
+    exp = rows.filter(key=key).first() if valid else None
     if exp is None:
         raise ApiError(f"No experiment {key!r}.", code="unknown_experiment", status_code=404)
     return exp

@@ -90,3 +90,39 @@ def test_add_through_admin_uses_the_same_rules(staff, seeded):
     assert r.status_code == 302
     exp = Experiment.objects.get(key="new_exp")
     assert (exp.weights, exp.salt, exp.updated_by) == ([3, 1], "new_exp", "admin:root")
+
+
+def test_add_that_loses_a_race_shows_the_error_and_saves_nothing(staff, seeded, monkeypatch):
+    create = services.experiment_create
+
+    def racing_create(**kwargs):
+        # Another admin creates the same key after the form validated.
+        create(key=kwargs["key"], variants=["p", "q"], salt="RACE", actor="other")
+        return create(**kwargs)
+
+    monkeypatch.setattr(services, "experiment_create", racing_create)
+    url = "/admin/experiments/experiment/add/"
+    r = staff.post(url, {"key": "raced", "variants": '["x", "y"]', "weights": "", "salt": ""})
+    assert r.status_code == 302 and r.url == url
+    page = staff.get(url).content.decode()
+    assert "already exists" in page
+    exp = Experiment.objects.get(key="raced")
+    assert (exp.variants, exp.updated_by) == (["p", "q"], "other")
+
+
+def test_change_that_loses_a_race_shows_the_error(staff, seeded, monkeypatch):
+    exp = Experiment.objects.get(key="pricing_v2")
+    update = services.experiment_update
+
+    def racing_update(**kwargs):
+        services.assign(experiment="pricing_v2", user="early", actor="t")  # now locked
+        return update(**kwargs)
+
+    monkeypatch.setattr(services, "experiment_update", racing_update)
+    url = f"/admin/experiments/experiment/{exp.pk}/change/"
+    data = {"variants": '["A", "B"]', "weights": "[3, 1]", "salt": "ECHO2025"}
+    r = staff.post(url, {**data, "description": "d"})
+    assert r.status_code == 302 and r.url == url
+    assert "has exposures" in staff.get(url).content.decode()
+    exp.refresh_from_db()
+    assert exp.weights == [1, 1]

@@ -1,10 +1,17 @@
-"""Real processes: concurrent first assignments of one user store and mirror it once."""
+"""Concurrency: racing processes store one exposure; racing changes stay consistent."""
 
 import json
+import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from experiments.models import Event, Exposure
+from django.db import connection
+
+from echopilot.errors import ApiError
+from experiments import services
+from experiments.assignment import assign_variant
+from experiments.models import Event, Experiment, Exposure
+from experiments.services import definitions, traffic
 from tests.conftest import TEST_KEY
 from tests.experiments.conftest import read_lines
 
@@ -44,3 +51,121 @@ def test_racing_assignments_store_one_exposure_and_one_line(gunicorn_server, see
     assert Exposure.objects.filter(user__startswith="late").count() == 5
     lines = [x for x in read_lines(log_dir) if x["type"] == "exposure"]
     assert len(lines) == 9
+
+
+# --- a change committed between a service's read and its write --------------------
+#
+# `race` runs `action` in another thread (its own database connection) when the
+# wrapped function first returns, i.e. inside the service's read-then-write
+# window, and waits up to a second for it. Where the service holds its lock the
+# other thread blocks until the service commits; either order must end consistent.
+
+
+def race(monkeypatch, module, name, action):
+    real = getattr(module, name)
+    threads, outcome = [], {}
+
+    def run():
+        try:
+            outcome["result"] = action()
+        except ApiError as exc:
+            outcome["error"] = exc.code
+        finally:
+            connection.close()
+
+    def wrapper(*args, **kwargs):
+        result = real(*args, **kwargs)  # the service has read: now the other change
+        if not threads:
+            threads.append(threading.Thread(target=run))
+            threads[0].start()
+            threads[0].join(timeout=1.0)
+        return result
+
+    monkeypatch.setattr(module, name, wrapper)
+
+    def finish():
+        for thread in threads:
+            thread.join(timeout=60)
+            assert not thread.is_alive()
+        assert threads, "the race never started"
+        return outcome
+
+    return finish
+
+
+def outcome_of(call):
+    try:
+        return call()
+    except ApiError as exc:
+        return exc.code
+
+
+def test_update_racing_a_first_exposure_keeps_exposures_consistent(
+    transactional_db, make_exp, monkeypatch
+):
+    make_exp(key="race", variants=["A", "B"], salt="OLD")
+    # A user whose variant differs between the old and the new salt.
+    user = next(
+        u
+        for u in (f"u{i}" for i in range(100))
+        if assign_variant(u, "OLD", ["A", "B"]) != assign_variant(u, "NEW", ["A", "B"])
+    )
+    finish = race(
+        monkeypatch,
+        definitions,
+        "check_salt_free",
+        lambda: services.assign(experiment="race", user=user, actor="t"),
+    )
+    outcome_of(lambda: services.experiment_update(key="race", salt="NEW", actor="t"))
+    finish()
+    exp = Experiment.objects.get(key="race")
+    exposure = Exposure.objects.get(user=user)
+    # Whichever won, the stored exposure is what the final definition assigns.
+    assert exposure.variant == assign_variant(user, exp.salt, exp.variants, exp.weights)
+
+
+def test_pause_racing_a_first_assignment_exposes_nobody(transactional_db, seeded, monkeypatch):
+    finish = race(
+        monkeypatch,
+        traffic,
+        "assign_variant",
+        lambda: services.experiment_set_status(key="pricing_v2", status="paused", actor="t"),
+    )
+    result = services.assign(experiment="pricing_v2", user="bob", actor="t")
+    finish()
+    assert Experiment.objects.get(key="pricing_v2").status == "paused"
+    assert result["variant"] == "A"  # the control, as a paused experiment serves
+    assert not Exposure.objects.exists()
+
+
+def test_stop_racing_an_event_stores_nothing(transactional_db, seeded, monkeypatch):
+    finish = race(
+        monkeypatch,
+        traffic,
+        "assign_variant",
+        lambda: services.experiment_set_status(key="pricing_v2", status="stopped", actor="t"),
+    )
+    code = outcome_of(
+        lambda: services.log_event(
+            event="conversion", user="bob", experiment="pricing_v2", actor="t"
+        )
+    )
+    finish()
+    assert Experiment.objects.get(key="pricing_v2").status == "stopped"
+    assert code == "experiment_stopped"
+    assert not Event.objects.exists() and not Exposure.objects.exists()
+
+
+def test_resume_racing_a_stop_cannot_restart_the_experiment(transactional_db, seeded, monkeypatch):
+    services.experiment_set_status(key="pricing_v2", status="paused", actor="t")
+    finish = race(
+        monkeypatch,
+        definitions,
+        "get_experiment",
+        lambda: services.experiment_set_status(key="pricing_v2", status="stopped", actor="t"),
+    )
+    outcome_of(
+        lambda: services.experiment_set_status(key="pricing_v2", status="running", actor="t")
+    )
+    finish()
+    assert Experiment.objects.get(key="pricing_v2").status == "stopped"

@@ -53,13 +53,21 @@ def test_assign_without_record_writes_nothing(seeded):
     assert not Exposure.objects.exists()
 
 
-def test_paused_serves_control_to_new_users_and_keeps_exposed_users(seeded, log_dir):
+def test_paused_serves_the_control_to_everyone_and_exposes_nobody(seeded, log_dir):
     services.assign(experiment="pricing_v2", user="bob", actor="t")  # bob -> B
     services.experiment_set_status(key="pricing_v2", status=Status.PAUSED, actor="t")
-    assert services.assign(experiment="pricing_v2", user="bob", actor="t")["variant"] == "B"
+    assert services.assign(experiment="pricing_v2", user="bob", actor="t")["variant"] == "A"
     new = services.assign(experiment="pricing_v2", user="carol-b", actor="t")
     assert new["variant"] == "A"
     assert list(Exposure.objects.values_list("user", flat=True)) == ["bob"]
+    # Events still carry bob's own variant: his exposure's, not the served control.
+    out = services.log_event(event="conversion", user="bob", experiment="pricing_v2", actor="t")
+    assert out["variant"] == "B"
+    with pytest.raises(ApiError) as e:
+        services.log_event(
+            event="conversion", user="bob", experiment="pricing_v2", variant="A", actor="t"
+        )
+    assert codes(e) == ("variant_mismatch", 409) and e.value.extra["expected"] == "B"
 
 
 def test_stopped_serves_the_winner_or_control(seeded, make_exp):
@@ -193,6 +201,83 @@ def test_batch_limits_and_bad_fields(seeded):
     assert not Event.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("status", "batch", "code", "http"),
+    [
+        # Each later event fails a check that used to run in an earlier pass.
+        (
+            "running",
+            [{"event": "c", "user": "u", "exp": "nope"}, {"event": "bad name", "user": "u"}],
+            "unknown_experiment",
+            404,
+        ),
+        (
+            "paused",
+            [
+                {"event": "c", "user": "nobody", "exp": "pricing_v2"},
+                {"event": "c", "user": "bob", "exp": "pricing_v2", "variant": "A"},
+            ],
+            "not_exposed",
+            409,
+        ),
+        (
+            "running",
+            [
+                {"event": "c", "user": "bob", "exp": "pricing_v2", "variant": "A"},
+                {"event": "c", "user": "", "exp": "pricing_v2"},
+            ],
+            "variant_mismatch",
+            409,
+        ),
+        (
+            "running",
+            [
+                {"event": "c", "user": "bob", "exp": "pricing_v2", "variant": "Z"},
+                {"event": "c", "user": "bob", "exp": "nope"},
+            ],
+            "unknown_variant",
+            400,
+        ),
+    ],
+)
+def test_batch_reports_the_lowest_failing_index(seeded, status, batch, code, http):
+    services.assign(experiment="pricing_v2", user="bob", actor="t")  # bob -> B
+    services.experiment_set_status(key="pricing_v2", status=status, actor="t")
+    with pytest.raises(ApiError) as e:
+        services.log_events(events=batch, actor="t")
+    assert codes(e) == (code, http) and e.value.extra["index"] == 0
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("value", [1e15 + 1, -(10**16), 10**400, 1.7e308])
+def test_values_beyond_the_cap_are_refused(seeded, value):
+    item = {"event": "buy", "user": "u", "exp": "pricing_v2", "value": value}
+    with pytest.raises(ApiError) as e:
+        services.log_events(events=[item], actor="t")
+    assert codes(e) == ("invalid", 400) and "value" in str(e.value.detail)
+    services.log_events(events=[{**item, "value": 1e15}, {**item, "value": -1e15}], actor="t")
+    assert Event.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"event": "conversion\n"},
+        {"event": " conversion"},
+        {"exp": "pricing_v2\n"},
+        {"variant": "A\n"},
+    ],
+)
+def test_names_with_whitespace_or_newline_are_refused(seeded, bad):
+    item = {"event": "conversion", "user": "user123", "exp": "pricing_v2", **bad}
+    with pytest.raises(ApiError) as e:
+        services.log_events(events=[item], actor="t")
+    assert e.value.status_code in (400, 404)
+    with pytest.raises(ApiError):
+        selectors.results(experiment="pricing_v2", event="conversion\n")
+    assert not Event.objects.exists() and not Exposure.objects.exists()
+
+
 # --- definitions ------------------------------------------------------------------
 
 
@@ -268,6 +353,9 @@ def test_load_creates_then_reports_without_overwriting(config_dir, db):
             ' "f": {"variants": ["a", "b"], "salt": "S"}}',
             "salt 'S' is also used by 'e'",
         ),
+        ('{"e": {"variants": ["a", "b"]}, "e": {"variants": ["c", "d"]}}', "duplicate key 'e'"),
+        ('{"e": {"variants": ["a", "b"], "variants": ["c", "d"]}}', "duplicate key 'variants'"),
+        ('{"e\\n": {"variants": ["a", "b"]}}', "must match"),
     ],
 )
 def test_bad_config_names_the_problem_and_stores_nothing(config_dir, db, text, needle):

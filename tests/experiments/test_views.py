@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from experiments import services
 from experiments.models import Event, Exposure
 from tests.experiments.conftest import read_lines
 
@@ -85,13 +86,74 @@ BASE = {"event": "conversion", "user": "user123", "exp": "pricing_v2"}
         ({**BASE, "colour": "red"}, 400, "invalid"),
         ({"user": "u", "exp": "pricing_v2"}, 400, "invalid"),
         ("just a string", 400, "invalid"),
+        ({**BASE, "event": "conversion\n"}, 400, "invalid"),
+        ({**BASE, "event": " conversion "}, 400, "invalid"),
+        ({**BASE, "exp": " pricing_v2"}, 404, "unknown_experiment"),
+        ({**BASE, "exp": "pricing_v2\n"}, 404, "unknown_experiment"),
+        ({**BASE, "variant": "A "}, 400, "unknown_variant"),
+        ({**BASE, "value": 1e16}, 400, "invalid"),
+        ([BASE, {**BASE, "value": -1e16}], 400, "invalid"),
     ],
 )
-def test_log_bad_input(api, seeded, body, status, code):
-    r = api.post("/api/exp/log", body, format="json")
+def test_log_bad_input(api, seeded, log_dir, committed, body, status, code):
+    with committed():  # the mirror writes on commit: run those callbacks as a commit would
+        r = api.post("/api/exp/log", body, format="json")
     assert r.status_code == status, r.json()
     assert r.json()["error"] == code
     assert not Event.objects.exists() and not Exposure.objects.exists()
+    assert [x for x in read_lines(log_dir) if x["type"] != "experiment"] == []
+
+
+def test_log_good_input_is_mirrored(api, seeded, log_dir, committed):
+    # The counterpart of test_log_bad_input: the mirror check there can fail.
+    with committed():
+        r = api.post("/api/exp/log", BASE, format="json")
+    assert r.status_code == 200
+    assert [x["type"] for x in read_lines(log_dir)][-2:] == ["exposure", "event"]
+
+
+@pytest.mark.parametrize(
+    ("batch", "status", "code"),
+    [
+        ([{**BASE, "exp": "nope"}, {**BASE, "event": "bad name"}], 404, "unknown_experiment"),
+        ([{**BASE, "variant": "B"}, {**BASE, "colour": "red"}], 409, "variant_mismatch"),
+        ([{**BASE, "variant": "Z"}, "not an object"], 400, "unknown_variant"),
+    ],
+)
+def test_log_batch_reports_the_first_bad_event(api, seeded, batch, status, code):
+    r = api.post("/api/exp/log", batch, format="json")
+    assert (r.status_code, r.json()["error"], r.json()["index"]) == (status, code, 0)
+    assert r.json()["detail"].startswith("event 0:")
+    assert not Event.objects.exists() and not Exposure.objects.exists()
+
+
+def test_log_batch_paused_reports_not_exposed_first(api, seeded):
+    api.get("/api/exp/assign", {"user": "bob", "exp": "pricing_v2"})  # bob -> B
+    services.experiment_set_status(key="pricing_v2", status="paused", actor="t")
+    batch = [{**BASE, "user": "nobody"}, {**BASE, "user": "bob", "variant": "A"}]
+    r = api.post("/api/exp/log", batch, format="json")
+    assert (r.status_code, r.json()["error"], r.json()["index"]) == (409, "not_exposed", 0)
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/api/exp/assign", "user=u&exp=pricing_v2&exp=onboarding_flow"),
+        ("/api/exp/assign", "user=u&user=v&exp=pricing_v2"),
+        ("/api/exp/results", "exp=pricing_v2&event=conversion&event=buy"),
+    ],
+)
+def test_repeated_query_parameters_are_refused(api, seeded, path, query):
+    r = api.get(f"{path}?{query}")
+    assert r.status_code == 400 and r.json()["error"] == "invalid"
+    assert "more than once" in r.json()["detail"]
+    assert not Exposure.objects.exists()
+
+
+def test_results_event_with_newline_is_refused(api, seeded):
+    r = api.get("/api/exp/results", {"exp": "pricing_v2", "event": "conversion\n"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid"
 
 
 def test_variant_mismatch_body_names_expected(api, seeded):
