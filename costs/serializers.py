@@ -56,7 +56,11 @@ class CostStorageSerializer(serializers.Serializer):
 class CostComputeSerializer(serializers.Serializer):
     estimated_hours = serializers.FloatField(help_text="Hours projected to a 730-hour month.")
     monthly_usd = serializers.FloatField()
-    measured_hours = serializers.FloatField(help_text="Task hours measured in the window.")
+    measured_hours = serializers.FloatField(
+        help_text="Task hours measured in the window, as stopped - started of Django-Q2 task "
+        "records. Django-Q2 sets `started` when a task is enqueued, so this includes time "
+        "spent waiting in the queue: an upper bound of the CPU time used."
+    )
     task_runs = serializers.IntegerField()
     always_on_hours_per_day = serializers.FloatField()
 

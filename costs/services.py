@@ -14,6 +14,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from echopilot import mirror
+from echopilot.secrets import redact
 
 logger = logging.getLogger("costs")
 
@@ -143,7 +144,11 @@ def measure_storage() -> dict:
 
 
 def measure_compute(start: dt.datetime, end: dt.datetime) -> dict:
-    """Sum the time Django-Q2 tasks ran inside [start, end) and project it to a month."""
+    """Sum the time Django-Q2 tasks ran inside [start, end) and project it to a month.
+
+    A run lasts stopped - started (as the cost issue prescribes). Django-Q2 sets
+    `started` at enqueue time, so queue wait is included: an upper bound.
+    """
     from django_q.models import Task
 
     seconds = 0.0
@@ -209,12 +214,16 @@ def measure_bandwidth(start: dt.datetime, end: dt.datetime) -> dict:
 # --- Budget and trend --------------------------------------------------------------
 
 
-def budget_status(total: float) -> dict | None:
-    """Compare a projected monthly total with `COST_MONTHLY_BUDGET_USD` (None if unset)."""
+def configured_budget() -> float | None:
+    """Return `COST_MONTHLY_BUDGET_USD` as a float, or None if unset."""
     budget = settings.COST_MONTHLY_BUDGET_USD
+    return None if budget is None else float(budget)
+
+
+def budget_status(total: float, budget: float | None) -> dict | None:
+    """Compare a projected monthly total with the budget (None without a budget)."""
     if budget is None:
         return None
-    budget = float(budget)
     levels = thresholds()
     if budget > 0:
         percent = total / budget * 100.0
@@ -285,6 +294,7 @@ def compute_report(*, now: dt.datetime | None = None) -> dict:
     compute = measure_compute(start, now)
     bandwidth = measure_bandwidth(start, now)
     total = storage["monthly_usd"] + compute["monthly_usd"] + bandwidth["monthly_usd"]
+    budget = configured_budget()
     report = {
         "ok": True,
         "ts_iso": mirror.now_iso(now),
@@ -319,10 +329,11 @@ def compute_report(*, now: dt.datetime | None = None) -> dict:
             "monthly_gb": _r(bandwidth["monthly_gb"]),
             "monthly_usd": _r(bandwidth["monthly_usd"]),
         },
-        "budget": budget_status(total),
+        "budget": budget_status(total, budget),
         "trend": trend(now, total),
     }
     report["_unrounded"] = {
+        "budget": budget,
         "storage": storage["monthly_usd"],
         "compute": compute["monthly_usd"],
         "bandwidth": bandwidth["monthly_usd"],
@@ -360,7 +371,8 @@ def create_report(*, save: bool, actor: str, now: dt.datetime | None = None) -> 
             bandwidth_bytes=report["bandwidth"]["bytes"],
             bandwidth_monthly_usd=raw["bandwidth"],
             total_monthly_usd=raw["total"],
-            budget_usd=budget["budget_usd"] if budget else None,
+            # Unrounded like the amounts above: a budget under 0.000001 stays non-zero.
+            budget_usd=raw["budget"],
             percent_used=budget["percent_used"] if budget else None,
             over_budget=bool(budget and budget["over_budget"]),
             payload=stored,
@@ -391,14 +403,14 @@ def daily_report(*, actor: str = "schedule") -> dict:
         result["pruned_tasks"] = prune_tasks()
     except Exception as exc:  # noqa: BLE001 - a schedule must record, not raise
         logger.exception("pruning task records failed")
-        result["errors"].append(f"prune: {exc.__class__.__name__}: {exc}")
+        result["errors"].append(redact(f"prune: {exc.__class__.__name__}: {exc}")[:300])
     try:
         report = create_report(save=True, actor=actor)
         result["report_id"] = report["report_id"]
         result["total_monthly_usd"] = report["total_monthly_usd"]
     except Exception as exc:  # noqa: BLE001
         logger.exception("daily cost report failed")
-        result["errors"].append(f"report: {exc.__class__.__name__}: {exc}")
+        result["errors"].append(redact(f"report: {exc.__class__.__name__}: {exc}")[:300])
     if result["errors"]:
         result["ok"] = False
         try:

@@ -15,7 +15,9 @@ from echopilot.serializers import ErrorSerializer
 
 
 def _query(serializer_class, request):
-    serializer = serializer_class(data=dict(request.query_params.items()))
+    params = request.query_params.dict()
+    params.pop("format", None)  # DRF's renderer override, not a parameter of ours
+    serializer = serializer_class(data=params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 

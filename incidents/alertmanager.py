@@ -4,7 +4,7 @@ import datetime as dt
 import hashlib
 import json
 
-from incidents.sources import parse_ts
+from incidents.sources import parse_ts, to_utc
 
 
 class PayloadError(ValueError):
@@ -18,7 +18,12 @@ def _time(value, where: str) -> dt.datetime | None:
     if when is None:
         raise PayloadError(f"{where}: not an ISO-8601 time.")
     # Alertmanager sends 0001-01-01T00:00:00Z for "no end time".
-    return None if when.year < 1971 else when
+    if when.year < 1971:
+        return None
+    utc = to_utc(when)
+    if utc is None:  # e.g. 9999-12-31T23:59:59-05:00 is past year 9999 in UTC
+        raise PayloadError(f"{where}: out of range (after 9999-12-31T23:59:59Z in UTC).")
+    return utc
 
 
 def _fingerprint(labels: dict) -> str:

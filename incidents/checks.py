@@ -5,29 +5,16 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from incidents import limits
+
 
 @register()
 def incident_settings(app_configs=None, **kwargs):
-    problems = []
-
-    def number(name):
-        value = getattr(settings, name, None)
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-    for name, check_id in (
-        ("SLO_P95_MS", "incidents.E001"),
-        ("OPS_WARNING_WINDOW_MINUTES", "incidents.E002"),
-        ("INCIDENT_REPEAT_MINUTES", "incidents.E003"),
-        ("TELEGRAM_TIMEOUT", "incidents.E004"),
-    ):
-        value = number(name)
-        if value is None or not value > 0:
-            problems.append(Error(f"{name} must be a number above 0.", id=check_id))
-    success = number("SLO_SUCCESS_MIN")
-    if success is None or not 0 < success <= 1:
-        problems.append(
-            Error("SLO_SUCCESS_MIN must be a fraction in (0, 1], e.g. 0.99.", id="incidents.E010")
-        )
+    problems = [
+        Error(text, id=limit.check_id)
+        for name, limit in limits.LIMITS.items()
+        if (text := limits.problem(name))
+    ]
     base = urlsplit(getattr(settings, "TELEGRAM_API_BASE", "") or "")
     if base.scheme not in ("http", "https") or not base.netloc:
         problems.append(Error("TELEGRAM_API_BASE must be an http(s) URL.", id="incidents.E011"))

@@ -43,13 +43,16 @@ class Incident(models.Model):
         default=list, help_text="Keys of the latest scan muted by an active silence."
     )
     alerted_keys = models.JSONField(
-        default=list, help_text="Keys already announced on Telegram during this incident."
+        default=list,
+        help_text="Announced keys still present (a key that vanishes drops out and alerts "
+        "again if it returns).",
     )
     alerted_severity = models.CharField(
         max_length=8,
         blank=True,
         default="",
-        help_text="Highest severity already announced (escalations alert above it).",
+        help_text="Severity last announced, lowered when severity falls (escalations "
+        "alert above it).",
     )
     opened_at = models.DateTimeField(help_text="When a scan first found the issues.")
     opened_by = models.CharField(max_length=100, help_text="Who ran the scan that opened it.")

@@ -8,14 +8,13 @@ import datetime as dt
 import logging
 import re
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from echopilot import mirror
 from echopilot.errors import ApiError
 from echopilot.secrets import redact
-from incidents import alertmanager, clock, messages, sources, telegram
+from incidents import alertmanager, clock, limits, messages, sources, telegram
 from incidents.models import SEVERITY_RANK, Alert, Incident, ReceivedAlert, Severity, Silence
 from incidents.selectors import incident_dict, silence_dict
 
@@ -26,6 +25,9 @@ STREAM = "incidents"
 DELIVERY_BATCH = 20
 # After this many failed attempts (a day of 5-minute scans) an alert is given up.
 MAX_ATTEMPTS = 288
+# Longest silence: muting a key for longer is a mistake (and far-future times
+# overflow when converted); also bounds `incidents silence --minutes`.
+MAX_SILENCE = dt.timedelta(days=3650)
 SILENCE_KEY = re.compile(r"^(slo|payout|cost|ops|alert)(:[^\s]{1,190})?$")
 
 
@@ -171,6 +173,9 @@ def _apply_scan(*, issues, silenced, invalid_sources, dry_run, actor, now) -> di
     details = [issue.detail for issue in issues]
     severity = severity_for(len(issues))
     created = incident is None
+    # What the previous scan of this episode found unsilenced: a key is new when
+    # it is not among these (first seen, back after vanishing, or unsilenced).
+    previously_loud = set() if created else set(incident.issue_keys) - set(incident.silenced_keys)
     if created:
         incident = Incident.objects.create(
             status=Incident.Status.OPEN,
@@ -205,27 +210,42 @@ def _apply_scan(*, issues, silenced, invalid_sources, dry_run, actor, now) -> di
             )
 
     loud = [k for k in keys if k not in silenced]
-    new_keys = [k for k in loud if k not in incident.alerted_keys]
+    new_keys = [k for k in loud if k not in previously_loud]
+    # Escalation counts only issues someone is told about: a silenced third
+    # issue does not make an incident "HIGH" for the on-call chat.
+    loud_severity = severity_for(sum(1 for i in issues if any(k not in silenced for k in i.keys)))
+    rose = SEVERITY_RANK[loud_severity] > SEVERITY_RANK[incident.alerted_severity]
     kind = None
-    if new_keys:
-        kind = Alert.Kind.NEW_ISSUE if incident.alerted_keys else Alert.Kind.OPEN
-    elif loud and SEVERITY_RANK[severity] > SEVERITY_RANK[incident.alerted_severity]:
+    if new_keys and incident.last_alert_at is None:
+        kind = Alert.Kind.OPEN
+    elif rose:
         kind = Alert.Kind.ESCALATION
+    elif new_keys:
+        kind = Alert.Kind.NEW_ISSUE
     elif loud and incident.status == Incident.Status.OPEN and incident.last_alert_at:
-        repeat = dt.timedelta(minutes=float(settings.INCIDENT_REPEAT_MINUTES))
+        repeat = dt.timedelta(minutes=limits.minutes("INCIDENT_REPEAT_MINUTES"))
         if now - incident.last_alert_at >= repeat:
             kind = Alert.Kind.REPEAT
 
+    # alerted_keys/alerted_severity describe what the chat was told and still
+    # holds: vanished keys drop out and a fall in severity lowers it, so a
+    # problem that comes back (or a severity that rises again) is announced.
+    alerted_keys = set(incident.alerted_keys) & set(loud)
+    alerted_severity = min(
+        incident.alerted_severity, severity, key=lambda value: SEVERITY_RANK[value]
+    )
     if kind is not None:
         text = messages.incident_text(
             kind, incident, issues, silenced=silenced, new_keys=set(new_keys), now=now
         )
         outcome["alert"] = _queue_alert(incident, kind=kind, text=text, dry_run=dry_run, now=now)
-        incident.alerted_keys = sorted(set(incident.alerted_keys) | set(loud))
-        if SEVERITY_RANK[severity] > SEVERITY_RANK[incident.alerted_severity]:
-            incident.alerted_severity = severity
+        alerted_keys = set(loud)
+        # The message shows the incident's severity (silenced issues included).
+        alerted_severity = severity
         incident.last_alert_at = now
-        incident.save(update_fields=["alerted_keys", "alerted_severity", "last_alert_at"])
+    incident.alerted_keys = sorted(alerted_keys)
+    incident.alerted_severity = alerted_severity
+    incident.save(update_fields=["alerted_keys", "alerted_severity", "last_alert_at"])
 
     outcome["incident_id"] = incident.pk
     outcome["incident_status"] = incident.status
@@ -263,7 +283,7 @@ def _resolve(incident, *, actor, now, reason, dry_run) -> Alert | None:
     incident.resolved_by = actor
     incident.save()
     mirror.append(STREAM, {"type": "incident_resolved", "actor": actor, **incident_dict(incident)})
-    if not incident.alerted_keys:
+    if incident.last_alert_at is None:
         return None  # nobody was told about it (all silenced): nothing to close
     text = messages.resolved_text(incident, reason=reason)
     return _queue_alert(incident, kind=Alert.Kind.RESOLVED, text=text, dry_run=dry_run, now=now)
@@ -285,7 +305,7 @@ def deliver_pending(*, now: dt.datetime | None = None) -> list[int]:
     if pending.filter(next_attempt_at__gt=now).exists():
         return []
     delivered = []
-    hold = dt.timedelta(seconds=2 * float(settings.TELEGRAM_TIMEOUT) + 30)
+    hold = dt.timedelta(seconds=2 * limits.value("TELEGRAM_TIMEOUT") + 30)
     for alert in pending.order_by("created_at", "id")[:DELIVERY_BATCH]:
         claimed = (
             Alert.objects.filter(pk=alert.pk, status=Alert.Status.PENDING)
@@ -398,8 +418,12 @@ def create_silence(
         )
     if until.tzinfo is None:
         until = until.replace(tzinfo=dt.UTC)
+    # Compare before converting: 9999-12-31T23:59:59-05:00 cannot be put in UTC.
     if until <= now:
         raise ApiError("'until' must be in the future.", code="invalid")
+    if until - now > MAX_SILENCE:
+        raise ApiError(f"'until' must be at most {MAX_SILENCE.days} days ahead.", code="invalid")
+    until = until.astimezone(dt.UTC)
     with transaction.atomic():
         silence = Silence.objects.create(
             key=key, until=until, reason=reason.strip()[:500], created_at=now, created_by=actor

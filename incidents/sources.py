@@ -9,11 +9,13 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 
 from echopilot.secrets import redact
+from incidents import limits
 
 # Longest ops_sentinel line considered; longer ones are skipped and counted.
 MAX_LINE = 64 * 1024
@@ -24,6 +26,10 @@ MAX_JSON_BYTES = 10 * 1024 * 1024
 # Lines a little older than the window are still read, in case concurrent writers
 # appended slightly out of order; the walk stops past this slack.
 ORDER_SLACK = dt.timedelta(minutes=2)
+# Lines dated further ahead than this (a writer with a wrong clock) are skipped and
+# counted: a future-dated warning would otherwise stay "recent" for as long as it
+# is in the future.
+FUTURE_SLACK = dt.timedelta(minutes=5)
 QUIET_LEVELS = {"info", "debug"}
 
 
@@ -68,8 +74,25 @@ def _count(value, name: str) -> int:
 
 
 def fmt(value: float) -> str:
-    """Format a measured number without noise: 1500, 0.96, 12.5."""
-    return f"{round(value, 4):g}"
+    """Format a measured number exactly, without exponent: 1500, 0.96, 1500.5, 12345678.
+
+    Whole numbers print as integers; other floats print their shortest round-trip
+    form (repr), never rounded: a success rate of 0.98999 must not read as 0.99.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not math.isfinite(value):
+        return repr(value)
+    if value.is_integer():
+        return str(int(value))
+    return format(Decimal(repr(value)), "f")
+
+
+def money(value: float) -> str:
+    """Format an amount with 2 decimals; one below a cent keeps its digits (0.000023)."""
+    if value == 0 or abs(value) >= 0.01:
+        return f"{value:.2f}"
+    return fmt(value)
 
 
 def load_json(path: Path):
@@ -114,8 +137,9 @@ def read_slo(path: Path) -> list[Issue]:
     if success < 0 or success > 100:
         raise SourceError(f"success_rate out of range: {fmt(success)}")
     if success > 1:  # a percentage
-        success = success / 100.0
-    if p95 > settings.SLO_P95_MS or success < settings.SLO_SUCCESS_MIN:
+        # Divide in decimal so 95.9 reads 0.959, not 0.9590000000000001.
+        success = float(Decimal(repr(success)) / 100)
+    if p95 > limits.value("SLO_P95_MS") or success < limits.value("SLO_SUCCESS_MIN"):
         return [Issue("slo", f"SLO breach: P95={fmt(p95)}ms, Success={fmt(success)}")]
     return []
 
@@ -161,7 +185,11 @@ def read_production_alerts(path: Path, report: dict) -> list[str]:
 
 
 def parse_ts(value) -> dt.datetime | None:
-    """Parse an ISO-8601 `ts_iso`; without an offset it is UTC. None if unusable."""
+    """Parse an ISO-8601 `ts_iso`; without an offset it is UTC. None if unusable.
+
+    The result keeps its offset: converting 9999-12-31T23:59:59-05:00 to UTC
+    overflows, so callers that store a time convert it with `to_utc`.
+    """
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -173,6 +201,14 @@ def parse_ts(value) -> dt.datetime | None:
     return when
 
 
+def to_utc(when: dt.datetime) -> dt.datetime | None:
+    """Return `when` in UTC, or None when that falls outside years 1-9999."""
+    try:
+        return when.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
 @dataclass
 class SentinelScan:
     types: set[str] = field(default_factory=set)
@@ -180,6 +216,7 @@ class SentinelScan:
     warnings: int = 0
     long_lines: int = 0
     broken_lines: int = 0
+    future_lines: int = 0
     bytes_read: int = 0
 
 
@@ -230,8 +267,9 @@ def iter_lines_backwards(fh, size: int, scan: SentinelScan):
 
 def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]:
     """Collect warning types newer than the window, walking the file from its end."""
-    window = dt.timedelta(minutes=float(settings.OPS_WARNING_WINDOW_MINUTES))
-    since = now - window
+    minutes = limits.minutes("OPS_WARNING_WINDOW_MINUTES")
+    since = now - dt.timedelta(minutes=minutes)
+    latest = now + FUTURE_SLACK
     stop_before = since - ORDER_SLACK
     scan = SentinelScan()
     try:
@@ -257,6 +295,9 @@ def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]
             if when is None:
                 scan.broken_lines += 1
                 continue
+            if when > latest:
+                scan.future_lines += 1
+                continue
             if when < stop_before:
                 break
             if when < since:
@@ -277,8 +318,9 @@ def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]
         warnings=scan.warnings,
         skipped_long_lines=scan.long_lines,
         skipped_broken_lines=scan.broken_lines,
+        skipped_future_lines=scan.future_lines,
         bytes_read=scan.bytes_read,
-        window_minutes=float(settings.OPS_WARNING_WINDOW_MINUTES),
+        window_minutes=minutes,
     )
     if not scan.types:
         return []
@@ -314,7 +356,8 @@ def read_cost() -> tuple[list[Issue], dict]:
             raise SourceError("currency is not a string")
     except SourceError as exc:
         return [], {"status": "invalid", "reason": str(exc)}
-    return [Issue("cost", f"Cost over budget: {total:.2f} of {budget:.2f} {currency}")], report
+    detail = f"Cost over budget: {money(total)} of {money(budget)} {currency}"
+    return [Issue("cost", detail)], report
 
 
 def read_received_alerts(now: dt.datetime) -> tuple[list[str], dict]:

@@ -12,6 +12,7 @@ import requests
 from django.conf import settings
 
 from echopilot.secrets import redact
+from incidents import limits
 
 logger = logging.getLogger("incidents.telegram")
 
@@ -81,7 +82,7 @@ def post_once(text: str) -> SendResult:
         response = requests.post(
             url,
             json={"chat_id": settings.TELEGRAM_CHAT_ID, "text": text},
-            timeout=float(settings.TELEGRAM_TIMEOUT),
+            timeout=limits.value("TELEGRAM_TIMEOUT"),
         )
     except requests.Timeout:
         return SendResult(False, error="timed out waiting for Telegram")

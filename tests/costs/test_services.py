@@ -276,6 +276,30 @@ def test_daily_report_records_failure_instead_of_raising(settings, log_dir):
     assert line["type"] == "cost_report_failed"
 
 
+def test_daily_report_errors_are_redacted(settings, log_dir):
+    # Django-Q2 stores the task's return value: no configured secret may be in it.
+    settings.TELEGRAM_BOT_TOKEN = "999:leaky-token-value"
+    settings.COST_CPU_PER_HOUR = "999:leaky-token-value"
+
+    result = services.daily_report()
+
+    assert result["ok"] is False
+    assert result["errors"] == ["report: ValueError: could not convert string to float: '***'"]
+    assert "leaky" not in json.dumps(result)
+    assert "leaky" not in (log_dir / "cost_report.ndjson").read_text()
+
+
+def test_a_budget_below_the_rounding_is_stored_unrounded(settings):
+    settings.COST_ALWAYS_ON_HOURS_PER_DAY = 24.0
+    settings.COST_MONTHLY_BUDGET_USD = 1e-9
+
+    report = services.create_report(save=True, actor="cli")
+
+    assert report["budget"]["budget_usd"] == 0.0  # the response rounds to 6 decimals
+    assert CostReport.objects.get().budget_usd == 1e-9
+    assert selectors.latest_budget_status()["budget_usd"] == 1e-9
+
+
 def test_daily_report_stores_and_prunes(make_task, log_dir):
     from django_q.models import Task
 

@@ -10,13 +10,24 @@ from costs.models import CostReport
 pytestmark = pytest.mark.django_db
 
 
-def test_report_computes_without_storing(api):
+def test_report_computes_without_storing(api, log_dir):
     res = api.get("/api/costs/report")
 
     assert res.status_code == 200
     body = res.json()
     assert body["ok"] is True and body["saved"] is False
     assert {"storage", "compute", "total_monthly_usd", "pricing", "bandwidth"} <= set(body)
+    assert CostReport.objects.count() == 0
+    assert not (log_dir / "cost_report.json").exists()
+    assert not (log_dir / "cost_report.ndjson").exists()
+
+
+def test_format_parameter_is_drfs_not_a_filter(api):
+    report = api.get("/api/costs/report?format=json")
+    history = api.get("/api/costs/history?days=7&format=json")
+
+    assert report.status_code == 200 and report.json()["saved"] is False
+    assert history.status_code == 200 and history.json()["count"] == 0
     assert CostReport.objects.count() == 0
 
 

@@ -1,5 +1,7 @@
 """System checks for incidents settings."""
 
+import pytest
+
 from incidents.checks import incident_settings
 
 
@@ -32,3 +34,36 @@ def test_half_configured_telegram_warns(settings):
     settings.TELEGRAM_BOT_TOKEN = "123:abc"
     settings.TELEGRAM_CHAT_ID = ""
     assert ids() == ["incidents.W001"]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e12, "10", None])
+@pytest.mark.parametrize(
+    ("name", "check_id"),
+    [
+        ("SLO_P95_MS", "incidents.E001"),
+        ("OPS_WARNING_WINDOW_MINUTES", "incidents.E002"),
+        ("INCIDENT_REPEAT_MINUTES", "incidents.E003"),
+        ("TELEGRAM_TIMEOUT", "incidents.E004"),
+        ("SLO_SUCCESS_MIN", "incidents.E010"),
+    ],
+)
+def test_numbers_must_be_finite_and_bounded(settings, name, check_id, value):
+    setattr(settings, name, value)
+    problems = incident_settings()
+    assert [p.id for p in problems] == [check_id]
+    assert "finite" in problems[0].msg and "at most" in problems[0].msg
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OPS_WARNING_WINDOW_MINUTES", 525_600),
+        ("INCIDENT_REPEAT_MINUTES", 525_600),
+        ("SLO_P95_MS", 86_400_000),
+        ("TELEGRAM_TIMEOUT", 300),
+        ("SLO_SUCCESS_MIN", 1),
+    ],
+)
+def test_upper_bounds_are_accepted(settings, name, value):
+    setattr(settings, name, value)
+    assert ids() == []

@@ -88,6 +88,27 @@ def test_silence_command(clock):
         call_command("incidents", "silence", "slo", "--minutes", "-5")
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--minutes", "1e12"], "at most 5256000"),
+        (["--minutes", "inf"], "at most 5256000"),
+        (["--minutes", "nan"], "at most 5256000"),
+        (["--until", "9999-12-31T23:59:59-05:00"], "at most 3650 days ahead"),
+        (["--until", "9999-12-31T23:59:59"], "at most 3650 days ahead"),
+    ],
+)
+def test_silence_command_refuses_far_future(clock, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("incidents", "silence", "slo", *args)
+    assert not Silence.objects.exists()
+
+
+def test_silence_command_longest_allowed(clock):
+    out = run("incidents", "silence", "slo", "--minutes", str(3650 * 24 * 60))
+    assert out == "Silenced slo until 2036-01-03T12:00:00Z.\n"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_scans_open_one_incident(settings, signals):
     """Four real processes scan at once; the constraint keeps one incident."""

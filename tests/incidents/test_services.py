@@ -6,7 +6,7 @@ import pytest
 
 from incidents import services
 from incidents.models import Alert, Incident, Silence
-from tests.incidents.conftest import BOT_TOKEN, CHAT_ID, ndjson
+from tests.incidents.conftest import BOT_TOKEN, CHAT_ID, START, ndjson
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_costs")]
 
@@ -89,17 +89,117 @@ def test_severity_rise_escalates(bot, signals, clock):
     signals.payout()
     first = scan()
     assert first["severity"] == "MEDIUM" and len(bot.requests) == 1
-    # a third issue appears, silenced: no new key to announce, but severity rose
-    services.create_silence(key="alert:db_down", until=clock() + dt.timedelta(hours=1), actor="t")
+    # a third issue appears, silenced: the incident is HIGH, but the on-call chat
+    # is told about unsilenced issues only, so nothing escalates
+    services.create_silence(key="alert:db_down", until=clock() + dt.timedelta(minutes=7), actor="t")
     signals.alerts("db_down")
     clock.advance(minutes=5)
+    muted = scan()
+    assert muted["severity"] == "HIGH" and muted["alerted"] is False
+    assert len(bot.requests) == 1
+    # the silence ends: three unsilenced issues, severity rose above MEDIUM
+    clock.advance(minutes=5)
     result = scan()
-    assert result["severity"] == "HIGH"
     assert result["alert"]["kind"] == "escalation"
     assert bot.texts[1].startswith("🚨 EchoPilot Incident Escalated")
+    assert "• Production alert: db_down (new)" in bot.texts[1]
     assert "Severity: HIGH" in bot.texts[1]
     clock.advance(minutes=5)
     assert scan()["alerted"] is False  # HIGH already announced
+
+
+def test_key_that_vanishes_and_returns_alerts_again(bot, signals, clock):
+    signals.slo()
+    signals.payout()
+    scan()
+    signals.payout(0, 0)  # partial recovery: nothing sent
+    clock.advance(minutes=5)
+    assert scan()["alerted"] is False
+    assert Incident.objects.get().alerted_keys == ["slo"]
+    signals.payout(3, 0)  # back: a key the incident did not have at its last scan
+    clock.advance(minutes=5)
+    back = scan()
+    assert back["alert"]["kind"] == "new_issue"
+    assert "• Payout issues: 3 missing, 0 mismatched (new)" in bot.texts[1]
+    assert len(bot.requests) == 2
+
+
+def test_severity_high_medium_high_alerts_again(bot, signals, clock):
+    signals.slo()
+    signals.payout()
+    signals.alerts("db_down")
+    assert scan()["severity"] == "HIGH"
+    signals.alerts()  # HIGH -> MEDIUM: fewer problems, nothing sent
+    clock.advance(minutes=5)
+    lower = scan()
+    assert lower["severity"] == "MEDIUM" and lower["alerted"] is False
+    assert Incident.objects.get().alerted_severity == "MEDIUM"
+    signals.alerts("db_down")  # MEDIUM -> HIGH again
+    clock.advance(minutes=5)
+    again = scan()
+    assert again["alert"]["kind"] == "escalation"
+    assert bot.texts[1].startswith("🚨 EchoPilot Incident Escalated")
+    assert len(bot.requests) == 2
+    clock.advance(minutes=5)
+    assert scan()["alerted"] is False
+
+
+def test_acknowledged_incident_alerts_for_a_returning_key(bot, signals, clock, settings):
+    settings.INCIDENT_REPEAT_MINUTES = 10
+    signals.slo()
+    signals.payout()
+    opened = scan()
+    services.acknowledge(incident_id=opened["incident_id"], actor="cli")
+    signals.payout(0, 0)
+    clock.advance(minutes=30)
+    assert scan()["alerted"] is False  # fewer problems and no repeats when acknowledged
+    signals.payout()
+    clock.advance(minutes=5)
+    assert scan()["alert"]["kind"] == "new_issue"
+    clock.advance(minutes=30)
+    assert scan()["alerted"] is False
+    assert len(bot.requests) == 2
+
+
+def test_resolved_message_after_the_announced_keys_vanished(bot, signals, clock):
+    signals.slo()
+    scan()
+    # slo recovers while a silenced issue remains: the incident stays open
+    services.create_silence(key="payout", until=clock() + dt.timedelta(hours=1), actor="t")
+    signals.payout()
+    signals.slo(420, 0.999)
+    clock.advance(minutes=5)
+    assert scan()["alerted"] is False
+    signals.payout(0, 0)
+    clock.advance(minutes=5)
+    done = scan()
+    assert done["incident_status"] == "resolved" and done["alert"]["kind"] == "resolved"
+    assert bot.texts[-1].startswith("✅ Resolved")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("INCIDENT_REPEAT_MINUTES", float("inf")),
+        ("INCIDENT_REPEAT_MINUTES", 1e12),
+        ("INCIDENT_REPEAT_MINUTES", float("nan")),
+        ("OPS_WARNING_WINDOW_MINUTES", float("inf")),
+        ("OPS_WARNING_WINDOW_MINUTES", 1e12),
+        ("TELEGRAM_TIMEOUT", float("inf")),
+    ],
+)
+def test_scan_survives_settings_out_of_range(bot, signals, clock, settings, name, value):
+    setattr(settings, name, value)
+    signals.slo()
+    signals.ops("high_cpu")
+    first = scan()
+    assert first["alert"]["status"] == "delivered"
+    assert first["sources"]["ops"]["status"] == "ok"
+    assert first["details"][1] == "System warnings: high_cpu"
+    clock.advance(days=400)
+    signals.ops("high_cpu")
+    later = scan()  # a repeat interval of "forever" is at most a year
+    assert later["ok"] is True and later["sources"]["ops"]["status"] == "ok"
 
 
 def test_silenced_keys_are_announced_when_the_silence_ends(bot, signals, clock):
@@ -255,6 +355,27 @@ def test_silence_validation(clock):
         services.create_silence(key="nonsense", until=clock() + dt.timedelta(1), actor="cli")
     with pytest.raises(services.ApiError):
         services.create_silence(key="slo", until=clock() - dt.timedelta(1), actor="cli")
+
+
+@pytest.mark.parametrize(
+    "until",
+    [
+        dt.datetime.fromisoformat("9999-12-31T23:59:59-05:00"),
+        dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+        START + dt.timedelta(days=3651),
+    ],
+)
+def test_silence_too_far_ahead_is_refused(clock, until):
+    with pytest.raises(services.ApiError, match="at most 3650 days ahead"):
+        services.create_silence(key="slo", until=until, actor="cli")
+    assert not Silence.objects.exists()
+
+
+def test_silence_with_an_offset_is_stored_in_utc(clock):
+    until = dt.datetime.fromisoformat("2026-01-05T10:00:00-05:00")
+    result = services.create_silence(key="slo", until=until, actor="cli")
+    assert result["silence"]["until"] == "2026-01-05T15:00:00Z"
+    assert Silence.objects.get().until == dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
 
 
 def test_fully_silenced_incident_resolves_quietly(bot, signals, clock):

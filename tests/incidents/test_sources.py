@@ -66,6 +66,26 @@ def test_slo_percentage_is_shown_as_a_fraction(signals, no_costs):
     assert issues[0].detail == "SLO breach: P95=1500ms, Success=0.96"
 
 
+@pytest.mark.parametrize(
+    ("p95", "success", "line"),
+    [
+        (1500, 0.96, "SLO breach: P95=1500ms, Success=0.96"),
+        (12345678, 0.96, "SLO breach: P95=12345678ms, Success=0.96"),
+        (1500.5, 0.999, "SLO breach: P95=1500.5ms, Success=0.999"),
+        # just below the 0.99 minimum: must not round to a compliant-looking 0.99
+        (400, 0.98999, "SLO breach: P95=400ms, Success=0.98999"),
+        (400, 0.98999999, "SLO breach: P95=400ms, Success=0.98999999"),
+        (400, 95.9, "SLO breach: P95=400ms, Success=0.959"),
+        (1e20, 0.999, "SLO breach: P95=100000000000000000000ms, Success=0.999"),
+        (400, 1e-7, "SLO breach: P95=400ms, Success=0.0000001"),
+    ],
+)
+def test_slo_numbers_print_exactly_without_exponent(signals, no_costs, p95, success, line):
+    signals.slo(p95, success)
+    issues, _ = collect()
+    assert [i.detail for i in issues] == [line]
+
+
 def test_thresholds_come_from_settings(signals, no_costs, settings):
     settings.SLO_P95_MS = 2000
     signals.slo(1500, 0.999)
@@ -227,6 +247,31 @@ def test_ops_stops_at_the_window_without_reading_old_data(signals, no_costs):
     assert report["ops"]["lines_read"] < 2000
 
 
+def test_ops_future_lines_are_skipped_and_counted(signals, no_costs):
+    write_lines(
+        signals,
+        [
+            {"ts_iso": ts(3), "level": "warning", "type": "high_cpu"},
+            {"ts_iso": ts(-2), "level": "warning", "type": "clock_skew_ok"},  # within slack
+            {"ts_iso": ts(-60), "level": "warning", "type": "from_the_future"},
+            {"ts_iso": "9999-12-31T23:59:59-05:00", "level": "warning", "type": "forever"},
+        ],
+    )
+    issues, report = collect()
+    assert issues[0].detail == "System warnings: clock_skew_ok, high_cpu"
+    assert report["ops"]["skipped_future_lines"] == 2
+    assert report["ops"]["status"] == "ok"
+
+
+def test_ops_window_out_of_range_is_clamped_not_invalid(signals, no_costs, settings):
+    settings.OPS_WARNING_WINDOW_MINUTES = float("inf")
+    write_lines(signals, [{"ts_iso": ts(60 * 24 * 30), "level": "warning", "type": "old"}])
+    issues, report = collect()
+    assert report["ops"]["status"] == "ok"
+    assert report["ops"]["window_minutes"] == 525_600
+    assert issues[0].detail == "System warnings: old"
+
+
 def test_ops_empty_file_is_no_breach(signals, no_costs):
     signals.write("ops_sentinel.ndjson", "")
     issues, report = collect()
@@ -279,6 +324,32 @@ def test_cost_over_budget_through_the_costs_selector(signals, monkeypatch):
         ("cost", "Cost over budget: 123.46 of 100.00 EUR")
     ]
     assert report["cost"] == {"status": "ok", "over_budget": True, "report_id": 7}
+
+
+def test_a_real_over_budget_cost_report_is_an_issue(signals, settings):
+    """Store a real report through the costs app and scan: no monkeypatching."""
+    from costs import services as cost_services
+    from incidents import services
+
+    settings.COST_MONTHLY_BUDGET_USD = 1e-9
+    settings.COST_ALWAYS_ON_HOURS_PER_DAY = 24.0  # 730 h x 0.05 = 36.50 a month
+    settings.COST_CPU_PER_HOUR = 0.05
+    settings.COST_CURRENCY = "EUR"
+    stored = cost_services.create_report(save=True, actor="cli")
+    assert stored["saved"] is True and stored["budget"]["over_budget"] is True
+
+    result = services.scan(actor="cli")
+
+    projection = f"{stored['total_monthly_usd']:.2f}"
+    assert projection.startswith("36.5")
+    assert result["details"] == [f"Cost over budget: {projection} of 0.000000001 EUR"]
+    assert [i["key"] for i in result["issues"]] == ["cost"]
+    assert result["sources"]["cost"] == {
+        "status": "ok",
+        "over_budget": True,
+        "report_id": stored["report_id"],
+    }
+    assert result["breach"] is True and result["severity"] == "MEDIUM"
 
 
 def test_cost_with_no_report_is_missing(signals):

@@ -106,6 +106,9 @@ def test_create_and_list_silences(api, clock):
         {"key": "slo", "until": 1767614400},
         {"key": 5, "until": "2026-01-05T14:00:00Z"},
         {"key": "slo", "until": "2026-01-05T14:00:00Z", "extra": 1},
+        {"key": "slo", "until": "9999-12-31T23:59:59-05:00"},  # past year 9999 in UTC
+        {"key": "slo", "until": "9999-12-31T23:59:59Z"},
+        {"key": "slo", "until": "2036-01-06T00:00:00Z"},  # more than 3650 days ahead
     ],
 )
 def test_bad_silence_is_400(api, clock, body):
@@ -157,6 +160,18 @@ def test_alertmanager_firing_opens_and_resolved_resolves(api, clock):
     assert resolved["incident_id"] == opened["incident_id"]
 
 
+def test_alertmanager_times_are_stored_in_utc(api, clock):
+    payload = am_payload()
+    payload["alerts"][0]["startsAt"] = "2026-01-05T06:50:00-05:00"
+    payload["alerts"][0]["endsAt"] = "9999-12-31T23:59:59Z"  # the latest time that fits
+    response = api.post("/api/incidents/alertmanager", payload, format="json")
+    assert response.status_code == 200, response.content
+    stored = ReceivedAlert.objects.get()
+    assert stored.starts_at.isoformat() == "2026-01-05T11:50:00+00:00"
+    assert stored.ends_at.year == 9999
+    assert api.post("/api/incidents/scan").json()["details"] == ["Production alert: HighErrorRate"]
+
+
 def test_alertmanager_ignores_non_critical(api):
     body = api.post(
         "/api/incidents/alertmanager", am_payload(severity="warning"), format="json"
@@ -177,6 +192,8 @@ def test_alertmanager_ignores_non_critical(api):
         lambda p: p["alerts"][0].update(labels=["x"]),
         lambda p: p["alerts"][0].update(startsAt="yesterday"),
         lambda p: p["alerts"].append("oops"),
+        lambda p: p["alerts"][0].update(endsAt="9999-12-31T23:59:59-05:00"),
+        lambda p: p["alerts"][0].update(startsAt="9999-12-31T23:59:59-05:00"),
     ],
 )
 def test_alertmanager_bad_payload_is_400(api, mutate):

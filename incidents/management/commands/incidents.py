@@ -65,9 +65,11 @@ class Command(BaseCommand):
 
     def do_silence(self, options):
         if options["minutes"] is not None:
-            if not options["minutes"] > 0:
-                raise CommandError("--minutes must be above 0.")
-            until = clock.now() + dt.timedelta(minutes=options["minutes"])
+            minutes = options["minutes"]
+            limit = services.MAX_SILENCE / dt.timedelta(minutes=1)
+            if not 0 < minutes <= limit:  # also NaN and inf
+                raise CommandError(f"--minutes must be above 0 and at most {limit:.0f}.")
+            until = clock.now() + dt.timedelta(minutes=minutes)
         else:
             until = parse_ts(options["until"])
             if until is None:
