@@ -179,7 +179,6 @@ def bench_http() -> list[str]:
 
 def run() -> list[str]:
     sys.path.insert(0, str(ROOT))
-    print("  (measured on a shared machine under load from other jobs)")
     failures = bench_assign()
     failures += bench_results()
     failures += bench_http()
