@@ -277,10 +277,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"DashKey": {"type": "apiKey", "in": "header", "name": "X-Dash-Key"}}
-    },
-    "SECURITY": [{"DashKey": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "echopilot.schema.add_error_responses",
+    ],
 }
 
 # --- Logging: to stderr, with secrets masked in every record -----------------
