@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench fuzz clean
 
 $(BIN)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,5 +38,9 @@ format: $(BIN)/.dev
 bench: $(BIN)/.dev
 	bin/bench $(BENCH_ARGS)
 
+## Fuzz the API from its OpenAPI schema (schemathesis): no 5xx, documented answers.
+fuzz: $(BIN)/.dev
+	bin/fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(VENV) var/test_*.sqlite3*
+	rm -rf $(VENV) .venv-fuzz var/test_*.sqlite3*
