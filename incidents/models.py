@@ -110,7 +110,6 @@ class Alert(models.Model):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
         DRY_RUN = "dry_run", "Dry-run (not sent)"
-        FAILED = "failed", "Failed (gave up)"
 
     incident = models.ForeignKey(
         Incident, on_delete=models.CASCADE, related_name="alerts", help_text="The incident."

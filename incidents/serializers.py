@@ -31,7 +31,7 @@ class SilenceCreateSerializer(StrictSerializer):
 class AlertOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Alert.Kind.choices)
-    status = serializers.CharField(help_text="pending, delivered, dry_run or failed.")
+    status = serializers.CharField(help_text="pending, delivered or dry_run.")
     created_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField(allow_null=True)
     attempts = serializers.IntegerField()
@@ -79,7 +79,7 @@ class IssueOutSerializer(serializers.Serializer):
 class AlertBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Alert.Kind.choices)
-    status = serializers.CharField(help_text="pending, delivered, dry_run or failed.")
+    status = serializers.CharField(help_text="pending, delivered or dry_run.")
     attempts = serializers.IntegerField()
     last_error = serializers.CharField()
 

@@ -23,8 +23,6 @@ logger = logging.getLogger("incidents")
 STREAM = "incidents"
 # Alerts sent per scan at most (oldest first); the rest wait for the next scan.
 DELIVERY_BATCH = 20
-# After this many failed attempts (a day of 5-minute scans) an alert is given up.
-MAX_ATTEMPTS = 288
 # Longest silence: muting a key for longer is a mistake (and far-future times
 # overflow when converted); also bounds `incidents silence --minutes`.
 MAX_SILENCE = dt.timedelta(days=3650)
@@ -336,14 +334,13 @@ def _record_attempt(alert: Alert, result: telegram.SendResult, *, now) -> None:
         alert.next_attempt_at = now
         if result.retry_after is not None:
             alert.next_attempt_at = now + dt.timedelta(seconds=result.retry_after)
-        if alert.attempts >= MAX_ATTEMPTS:
-            alert.status = Alert.Status.FAILED
+        # Never given up: an alert stays pending and every scan retries it until
+        # Telegram accepts it (deliver_pending keeps the order and the batch cap).
         line = {
             "type": "alert_failed",
             "attempts": alert.attempts,
             "error": alert.last_error,
             "next_attempt_at": mirror.now_iso(alert.next_attempt_at),
-            "gave_up": alert.status == Alert.Status.FAILED,
         }
     with transaction.atomic():
         alert.save()

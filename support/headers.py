@@ -17,6 +17,11 @@ from email.utils import parseaddr, parsedate_to_datetime
 
 # A Message-ID longer than this is replaced by its hash as the storage key.
 MAX_KEY_LENGTH = 250
+# The msg-id form of RFC 5322 3.6.4, read leniently: "<left@right>" with no
+# white space or angle brackets inside. Anything else ("<>", "not an id",
+# "<no-at-sign>") is not an identity two messages can be told apart by, so it
+# gets a synthetic key instead (support.services de-duplicates on the key).
+_MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
 SYNTHETIC_DOMAIN = "synthetic.echopilot.invalid"
 
 # Folding: a line break followed by white space continues the previous line.
@@ -36,8 +41,8 @@ class Headers:
     from_name: str
     subject: str
     date: dt.datetime | None
-    message_id: str  # as the message has it ("" when missing)
-    key: str  # what the message is stored under: the Message-ID or a synthetic id
+    message_id: str  # as the message has it ("" when missing), usable or not
+    key: str  # what the message is stored under: a well-formed Message-ID or a synthetic id
     synthetic: bool
 
 
@@ -165,7 +170,7 @@ def parse_headers(raw: bytes, *, uidvalidity: int | None = None, uid: int | None
     fields = split_headers(raw)
     address, name = parse_from(fields.get("from", ""))
     message_id = clean("".join(fields.get("message-id", "").split()))
-    usable = bool(message_id) and len(message_id) <= MAX_KEY_LENGTH
+    usable = len(message_id) <= MAX_KEY_LENGTH and _MSG_ID.fullmatch(message_id) is not None
     return Headers(
         from_address=address,
         from_name=clean(name),

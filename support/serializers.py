@@ -26,7 +26,7 @@ class SupportDigestItemSerializer(serializers.Serializer):
         allow_null=True, help_text="Date header in UTC ISO-8601; null if missing or invalid."
     )
     message_id = serializers.CharField(
-        help_text="Message-ID, or a stable synthetic id when the message has none."
+        help_text="Message-ID, or a stable synthetic id when it is missing or malformed."
     )
     new = serializers.BooleanField(help_text="True only in the first digest that lists it.")
     urgent = serializers.BooleanField(help_text="Subject matches SUPPORT_URGENT_KEYWORDS.")

@@ -6,6 +6,14 @@ from costs.models import CostReport
 from echopilot import schedules
 
 
+def test_django_q_keeps_every_successful_task(settings):
+    """The compute cost is measured from task records: Django-Q2 must drop none."""
+    from django_q.conf import Conf
+
+    assert settings.Q_CLUSTER["save_limit"] == 0
+    assert Conf.SAVE_LIMIT == 0
+
+
 def test_daily_report_is_registered_on_the_cron_line():
     import costs.tasks  # noqa: F401 - registers at import
 

@@ -39,6 +39,29 @@ def test_500_leaves_alert_pending_and_next_scan_delivers_it_once(bot, signals, c
     assert alert.status == "delivered" and alert.attempts == 2 and alert.message_id == 102
 
 
+def test_an_alert_is_retried_until_delivered_however_long_it_fails(bot, signals, clock):
+    """No give-up: after 300 failed attempts (25 hours of scans) it is still sent."""
+    bot.answer(("500",))
+    signals.slo()
+    assert scan()["alert"]["status"] == "pending"
+    Alert.objects.update(attempts=299)  # as if 299 scans had failed to send it
+    for _ in range(2):
+        bot.answer(("500",))
+        clock.advance(minutes=5)
+        result = scan()
+        assert result["delivered"] == 0 and result["pending_alerts"] == 1
+        assert Alert.objects.get().status == "pending"
+    assert Alert.objects.get().attempts == 301
+
+    clock.advance(minutes=5)
+    assert scan()["delivered"] == 1
+    clock.advance(minutes=5)
+    assert scan()["delivered"] == 0
+    assert [r["answer"] for r in bot.requests] == ["500", "500", "500", "ok"]
+    alert = Alert.objects.get()
+    assert (alert.status, alert.attempts) == ("delivered", 302)
+
+
 def test_429_short_retry_after_waits_and_retries_once(bot, signals):
     bot.answer(("429", 1))
     signals.slo()

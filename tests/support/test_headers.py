@@ -84,6 +84,18 @@ def test_overlong_message_id_is_hashed():
     assert h.synthetic and h.message_id == long_id and len(h.key) < 100
 
 
+def test_malformed_message_id_gets_synthetic_key():
+    for bad in ["<>", "not an id", "<no-at-sign>", '"quoted"', "<a@b", "a@b", "<<a@b>>"]:
+        h = parse_headers(raw("Subject: same", f"Message-ID: {bad}"), uidvalidity=7, uid=1)
+        assert h.synthetic, bad
+        assert h.key.endswith(f"@{SYNTHETIC_DOMAIN}>") and h.key != h.message_id
+        assert h.message_id == "".join(bad.split())  # the raw value is kept
+        other = parse_headers(raw("Subject: same", f"Message-ID: {bad}"), uidvalidity=7, uid=2)
+        assert other.key != h.key  # two messages, two keys
+    h = parse_headers(raw("Message-ID:  <abc@example.com>  "))
+    assert (h.key, h.synthetic) == ("<abc@example.com>", False)
+
+
 def test_empty_header_block():
     h = parse_headers(b"")
     assert (h.from_address, h.subject, h.date) == ("", "", None)

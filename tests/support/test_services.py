@@ -217,6 +217,25 @@ def test_identical_messages_without_message_id_stay_distinct(mailbox, digest):
     assert Message.objects.filter(synthetic=True).count() == 2
 
 
+def test_messages_with_empty_message_id_stay_distinct(mailbox, digest):
+    mailbox.deliver(
+        [
+            make_message(subject="Login broken", message_id="<>"),
+            make_message(subject="Invoice wrong", message_id="<>"),
+        ]
+    )
+    first = digest()
+    assert [i["subject"] for i in first.items] == ["Invoice wrong", "Login broken"]
+    assert [i["new"] for i in first.items] == [True, True] and first.new_count == 2
+    keys = [i["message_id"] for i in first.items]
+    assert len(set(keys)) == 2 and all(k.endswith("@synthetic.echopilot.invalid>") for k in keys)
+    assert set(Message.objects.values_list("key", flat=True)) == set(keys)
+    assert set(Message.objects.values_list("message_id", flat=True)) == {"<>"}
+    second = digest()
+    assert [i["message_id"] for i in second.items] == keys
+    assert [i["new"] for i in second.items] == [False, False] and second.new_count == 0
+
+
 def test_urgent_keywords(mailbox, settings, digest):
     mailbox.deliver(
         [
