@@ -46,14 +46,17 @@ def bench_assign() -> list[str]:
         return N_ASSIGN / min(times)
 
     base, rate, wrate = best(bare), best(ours), best(weighted)
-    print(f"  {'in-process, 100,000 users':38} {'per s':>9} {'ratio':>7}  target")
-    print(f"  {'bare hashlib.sha256().hexdigest()':38} {base:9.0f} {1:7.2f}")
+    # The issue asks for the time of 100,000 assignments as well as the rate.
+    print(f"  {'in-process, 100,000 users':38} {'per s':>9} {'ms/100k':>8} {'ratio':>7}  target")
+    base_ms = N_ASSIGN / base * 1000
+    print(f"  {'bare hashlib.sha256().hexdigest()':38} {base:9.0f} {base_ms:8.1f} {1:7.2f}")
     for label, r in (
         ("assign_variant (3 variants)", rate),
         ("assign_variant (90/10 weights)", wrate),
     ):
         mark = "ok" if r >= ASSIGN_TARGET_PER_S else "MISSED"
-        print(f"  {label:38} {r:9.0f} {r / base:7.2f}  >= {ASSIGN_TARGET_PER_S} {mark}")
+        ms = N_ASSIGN / r * 1000
+        print(f"  {label:38} {r:9.0f} {ms:8.1f} {r / base:7.2f}  >= {ASSIGN_TARGET_PER_S} {mark}")
     return [
         f"{label}: {r:.0f}/s below {ASSIGN_TARGET_PER_S}/s"
         for label, r in (("assign", rate), ("weighted assign", wrate))

@@ -6,7 +6,10 @@ one the snapshot was built from: in Redis (the Django cache) when
 `settings.REDIS_URL` is set, otherwise with one primary-key SELECT. Between
 checks a read does no I/O at all. Every change replaces the stamp in the
 same transaction (`services._bump_stamp`) and, after commit, in the cache,
-so any process serves it within one second.
+so any process serves it within one second. A publish that fails deletes the
+cached stamp instead, so readers fall back to the database stamp (and copy it
+back); the copy also expires after `CACHE_TTL` seconds, which bounds how long
+a publish lost to a process dying right after its commit goes unnoticed.
 
 The stamp is read *before* the flags are loaded: a change committed after
 the load always carries a newer stamp, so it is never missed, at worst
@@ -28,9 +31,11 @@ logger = logging.getLogger("flags")
 
 CHECK_INTERVAL = 1.0
 CACHE_KEY = "flags:stamp"
-# The Redis copy expires so a lost publish (Redis briefly down) heals by itself:
-# the next reader copies the database stamp back.
-CACHE_TTL = 60
+# The Redis copy expires so a publish that never happened (the process died
+# between commit and `publish_stamp`) heals by itself within a few seconds: the
+# next reader after expiry copies the database stamp back. A miss costs one
+# primary-key SELECT by one reader, so a short TTL is cheap.
+CACHE_TTL = 5
 # Tests replace this to step time without sleeping.
 clock = time.monotonic
 
@@ -92,11 +97,22 @@ def shared_stamp() -> str:
 
 def publish_stamp(stamp: str) -> None:
     """Make `stamp` (just committed) the shared one in Redis, when Redis is used."""
-    if use_redis():
-        try:
-            caches["default"].set(CACHE_KEY, stamp, timeout=CACHE_TTL)
-        except Exception:  # noqa: BLE001 - readers fall back to the database
-            logger.warning("flags: could not publish the flag stamp to the cache")
+    if not use_redis():
+        return
+    cache = caches["default"]
+    try:
+        cache.set(CACHE_KEY, stamp, timeout=CACHE_TTL)
+        return
+    except Exception:  # noqa: BLE001 - handled below: the change must not fail
+        logger.warning("flags: could not publish the flag stamp to the cache")
+    # The cached stamp is now older than the database one and readers trust it:
+    # drop it so the next check of every process reads the database stamp
+    # (`shared_stamp` copies it back). If Redis is down altogether, readers get
+    # an error from it and fall back to the database anyway.
+    try:
+        cache.delete(CACHE_KEY)
+    except Exception:  # noqa: BLE001
+        logger.warning("flags: could not drop the stale flag stamp from the cache")
 
 
 def new_stamp() -> str:

@@ -11,6 +11,7 @@ from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 from echopilot.errors import ApiError
 from experiments import selectors, services
 from experiments.models import Event, Experiment, Exposure, Status
+from tests.experiments import references as ref
 from tests.experiments.conftest import read_lines
 
 
@@ -411,13 +412,68 @@ def test_results_match_references(seeded):
         lo, hi = proportion_confint(conv, users, method="wilson")
         assert abs(v["rate_ci"][0] - lo) < 1e-6 and abs(v["rate_ci"][1] - hi) < 1e-6
     assert a["uplift_abs"] is None and a["p_value"] is None and a["prob_beat_control"] is None
+    assert a["uplift_abs_ci"] is None and a["uplift_rel"] is None and a["uplift_rel_ci"] is None
     _, p = proportions_ztest([b["converters"], a["converters"]], [b["users"], a["users"]])
     assert abs(b["p_value"] - p) < 1e-6
-    assert abs(b["uplift_rel"] - (b["rate"] / a["rate"] - 1)) < 1e-12
-    ref = sps.chisquare([a["users"], b["users"]])
-    assert abs(data["srm"]["chi2"] - ref.statistic) < 1e-6
-    assert abs(data["srm"]["p_value"] - ref.pvalue) < 1e-6
+    ref.assert_comparison(b, b["converters"], b["users"], a["converters"], a["users"])
+    chi = sps.chisquare([a["users"], b["users"]])
+    assert abs(data["srm"]["chi2"] - chi.statistic) < 1e-6
+    assert abs(data["srm"]["p_value"] - chi.pvalue) < 1e-6
     assert 0 < b["prob_beat_control"] < 1
+
+
+# (converters, users) per variant, control first: zero conversions, a control rate of 0,
+# tiny samples, a control rate of 1, three variants, larger counts.
+DB_FIXTURES = [
+    [(0, 1), (0, 1)],
+    [(0, 12), (3, 10)],
+    [(1, 3), (0, 2)],
+    [(2, 3), (5, 7), (0, 4)],
+    [(10, 10), (9, 10)],
+    [(100, 1000), (130, 1010), (90, 990)],
+]
+
+
+@pytest.mark.parametrize("counts", DB_FIXTURES)
+def test_results_from_the_database_match_references_exactly(make_exp, counts):
+    names = [f"v{i}" for i in range(len(counts))]
+    exp = make_exp(key="refs", variants=names, weights=[1] * len(names))
+    at = exp.created_at
+    exposures, events = [], []
+    for name, (x, n) in zip(names, counts, strict=True):
+        for j in range(n):
+            user = f"{name}-u{j}"
+            exposures.append(Exposure(experiment=exp, user=user, variant=name, created_at=at))
+            common = {"experiment": exp, "user": user, "variant": name, "created_at": at}
+            if j < x:  # a converter, twice: counted once, both values summed
+                events.append(Event(event="conversion", value=2.5, **common))
+                events.append(Event(event="conversion", value=1.0, **common))
+            else:  # another event name must not count
+                events.append(Event(event="signup", value=100.0, **common))
+    Exposure.objects.bulk_create(exposures)
+    Event.objects.bulk_create(events)
+
+    data = selectors.results(experiment="refs", event="conversion")
+    x0, n0 = counts[0]
+    for i, (v, name, (x, n)) in enumerate(zip(data["variants"], names, counts, strict=True)):
+        assert (v["variant"], v["users"], v["converters"]) == (name, n, x)
+        ref.close(v["rate"], x / n)
+        lo, hi = proportion_confint(x, n, method="wilson")
+        ref.close(v["rate_ci"][0], lo)
+        ref.close(v["rate_ci"][1], hi)
+        ref.close(v["mean_value"], 3.5 * x / n)
+        if i == 0:
+            comparison = ("uplift_abs", "uplift_abs_ci", "uplift_rel", "uplift_rel_ci")
+            assert all(v[k] is None for k in (*comparison, "p_value", "prob_beat_control"))
+            continue
+        ref.assert_comparison(v, x, n, x0, n0)
+        if x + x0 == 0:
+            assert v["p_value"] is None  # 0/0
+        else:
+            ref.close(v["p_value"], proportions_ztest([x, x0], [n, n0])[1])
+    chi = sps.chisquare([n for _, n in counts])
+    ref.close(data["srm"]["chi2"], chi.statistic)
+    ref.close(data["srm"]["p_value"], chi.pvalue)
 
 
 def test_results_with_no_data_are_null_not_nan(seeded):

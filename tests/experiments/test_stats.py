@@ -1,20 +1,15 @@
 """Every statistic against scipy / statsmodels to 1e-6 (dev-only references)."""
 
 import math
+from statistics import NormalDist
 
-import numpy as np
 import pytest
-from scipy import integrate, stats
-from statsmodels.stats.proportion import (
-    confint_proportions_2indep,
-    proportion_confint,
-    proportions_ztest,
-)
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from experiments import stats as ours
-
-TOL = 1e-6
-Z = stats.norm.ppf(0.975)
+from tests.experiments import references as ref
+from tests.experiments.references import Z, close
 
 # (converters, users) for (treatment, control): zero conversions, tiny samples, large.
 CASES = [
@@ -31,27 +26,6 @@ CASES = [
 ]
 
 
-def ref_prob_beat(x1, n1, x0, n0):
-    a1, b1, a0, b0 = 1 + x1, 1 + n1 - x1, 1 + x0, 1 + n0 - x0
-    mean = a1 / (a1 + b1)
-    sd = math.sqrt(a1 * b1 / ((a1 + b1) ** 2 * (a1 + b1 + 1)))
-    lo, hi = max(0.0, mean - 15 * sd), min(1.0, mean + 15 * sd)
-    value, _ = integrate.quad(
-        lambda x: stats.beta.pdf(x, a1, b1) * stats.beta.cdf(x, a0, b0),
-        lo,
-        hi,
-        points=[mean],
-        epsabs=1e-12,
-        limit=500,
-    )
-    return value
-
-
-def close(a, b):
-    assert a is not None
-    assert abs(a - b) < TOL, (a, b)
-
-
 def test_z_is_exact():
     close(ours.Z, Z)
     assert ours.Z != 1.96
@@ -66,26 +40,37 @@ def test_wilson(case):
     close(got[1], hi)
 
 
+def test_the_references_are_the_specified_methods():
+    """statsmodels' wald/diff is the unpooled interval with z = NormalDist().inv_cdf(0.975)."""
+    x1, n1, x0, n0 = 48, 500, 61, 520
+    p1, p0 = x1 / n1, x0 / n0
+    z = NormalDist().inv_cdf(0.975)
+    half = z * math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    lo, hi = ref.diff_ci(x1, n1, x0, n0)
+    assert abs(lo - (p1 - p0 - half)) < 1e-12 and abs(hi - (p1 - p0 + half)) < 1e-12
+    pooled = (x1 + x0) / (n1 + n0)
+    pooled_half = z * math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    assert abs((hi - lo) / 2 - pooled_half) > 1e-5  # not the pooled one
+    # The delta-method interval is centred on the relative uplift, symmetric, normal.
+    lo, hi = ref.rel_ci(x1, n1, x0, n0)
+    assert abs((lo + hi) / 2 - (p1 / p0 - 1)) < 1e-12
+    assert abs(ref.Z - z) < 1e-12
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_unpooled_wald_difference(case):
-    x1, n1, x0, n0 = case
-    lo, hi = confint_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")
-    got = ours.diff_ci(x1, n1, x0, n0)
+    lo, hi = ref.diff_ci(*case)
+    got = ours.diff_ci(*case)
     close(got[0], lo)
     close(got[1], hi)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[2] > 0])
 def test_relative_delta_method(case):
-    x1, n1, x0, n0 = case
-    p1, p0 = x1 / n1, x0 / n0
-    # Delta method from the gradient of g(p1, p0) = p1/p0 - 1 and the diagonal covariance.
-    grad = np.array([1 / p0, -p1 / p0**2])
-    cov = np.diag([p1 * (1 - p1) / n1, p0 * (1 - p0) / n0])
-    se = float(np.sqrt(grad @ cov @ grad))
-    got = ours.relative_ci(x1, n1, x0, n0)
-    close(got[0], p1 / p0 - 1 - Z * se)
-    close(got[1], p1 / p0 - 1 + Z * se)
+    lo, hi = ref.rel_ci(*case)
+    got = ours.relative_ci(*case)
+    close(got[0], lo)
+    close(got[1], hi)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -101,7 +86,7 @@ def test_pooled_ztest(case):
 
 @pytest.mark.parametrize("case", CASES)
 def test_prob_beat_control_matches_integration(case):
-    close(ours.prob_beat_control(*case), ref_prob_beat(*case))
+    close(ours.prob_beat_control(*case), ref.prob_beat(*case))
 
 
 def test_prob_beat_control_symmetry_and_large_counts():
@@ -109,11 +94,11 @@ def test_prob_beat_control_symmetry_and_large_counts():
     p = ours.prob_beat_control(10_300, 100_000, 10_000, 100_000)
     q = ours.prob_beat_control(10_000, 100_000, 10_300, 100_000)
     close(p + q, 1.0)
-    close(p, ref_prob_beat(10_300, 100_000, 10_000, 100_000))
+    close(p, ref.prob_beat(10_300, 100_000, 10_000, 100_000))
     close(ours.prob_beat_control(0, 10, 0, 10), 0.5)
     # Millions of users: the sum starts at its peak, so this stays exact and fast.
     for case in [(1000, 10_000_000, 990, 10_000_000), (5_004_000, 10**7, 5_000_000, 10**7)]:
-        close(ours.prob_beat_control(*case), ref_prob_beat(*case))
+        close(ours.prob_beat_control(*case), ref.prob_beat(*case))
 
 
 @pytest.mark.parametrize("df", [1, 2, 3, 4, 7, 19])
@@ -187,24 +172,17 @@ def test_results_document_matches_references(counts):
         if not comparable:
             assert v["uplift_abs"] is None and v["p_value"] is None
             assert v["prob_beat_control"] is None and v["uplift_abs_ci"] is None
-            continue
-        close(v["uplift_abs"], x / n - x0 / n0)
-        lo, hi = confint_proportions_2indep(x, n, x0, n0, method="wald", compare="diff")
-        close(v["uplift_abs_ci"][0], lo)
-        close(v["uplift_abs_ci"][1], hi)
-        if x0 == 0:
             assert v["uplift_rel"] is None and v["uplift_rel_ci"] is None
-        else:
-            close(v["uplift_rel"], (x / n) / (x0 / n0) - 1)
+            continue
+        ref.assert_comparison(v, x, n, x0, n0)
         if x + x0 == 0:
             assert v["p_value"] is None
         else:
             close(v["p_value"], proportions_ztest([x, x0], [n, n0])[1])
-        close(v["prob_beat_control"], ref_prob_beat(x, n, x0, n0))
     users = [n for _, n in counts]
     if sum(users):
-        ref = stats.chisquare(users)
-        close(doc["srm"]["chi2"], ref.statistic)
-        close(doc["srm"]["p_value"], ref.pvalue)
+        chi = stats.chisquare(users)
+        close(doc["srm"]["chi2"], chi.statistic)
+        close(doc["srm"]["p_value"], chi.pvalue)
     else:
         assert doc["srm"] == {"chi2": None, "p_value": None, "srm": False}

@@ -162,3 +162,94 @@ def test_a_reload_racing_a_local_change_is_not_kept(seeded, clock, monkeypatch):
     assert get_flags()["payments.live"] is True  # the reload's own (older) view
     monkeypatch.setattr(snapshot, "build", real_build)
     assert get_flags()["payments.live"] is False  # not cached: the next read reloads
+
+
+def fail_next_set(monkeypatch, cache) -> list:
+    """Make the cache's next `set` (the after-commit publish) raise, as a Redis blip would."""
+    real_set = cache.set
+    failed = []
+
+    def set_or_fail(*args, **kwargs):
+        if not failed:
+            failed.append(args)
+            raise ConnectionError("redis: connection reset by peer")
+        return real_set(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", set_or_fail)
+    return failed
+
+
+@pytest.mark.django_db
+def test_a_failed_publish_is_served_by_other_processes_at_the_next_check(
+    seeded, clock, redis_cache, monkeypatch, django_capture_on_commit_callbacks
+):
+    assert get_flags()["payments.live"] is True  # copies the database stamp to Redis
+    assert redis_cache.get(snapshot.CACHE_KEY) == FlagStamp.objects.get(pk=1).stamp
+    with monkeypatch.context() as m:
+        # Act as another process: the writer's local invalidation does not reach us.
+        m.setattr(snapshot, "invalidate", lambda: None)
+        failed = fail_next_set(m, redis_cache)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.flag_set(key="payments.live", actor="cli", value=False)
+    assert failed  # the publish was attempted and failed
+    clock.advance(1.0)
+    assert get_flags()["payments.live"] is False
+    # The reader found no stamp in Redis and copied the database one back.
+    assert redis_cache.get(snapshot.CACHE_KEY) == FlagStamp.objects.get(pk=1).stamp
+
+
+@pytest.mark.django_db
+def test_a_redis_miss_costs_one_stamp_query_and_is_copied_back(
+    seeded, clock, redis_cache, django_assert_num_queries
+):
+    get_flags()
+    redis_cache.delete(snapshot.CACHE_KEY)  # expired, or dropped after a failed publish
+    clock.advance(1.0)
+    with django_assert_num_queries(1):
+        get_flags()
+    assert redis_cache.get(snapshot.CACHE_KEY) == FlagStamp.objects.get(pk=1).stamp
+    clock.advance(1.0)
+    with django_assert_num_queries(0):
+        get_flags()
+
+
+@pytest.mark.django_db
+def test_a_publish_lost_with_its_process_is_served_within_the_cache_ttl(
+    seeded, redis_cache, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Real time: the Redis copy expires on Redis's clock.
+    assert snapshot.CACHE_TTL <= 5
+    assert get_flags()["payments.live"] is True  # copies the stamp with CACHE_TTL
+    start = time.monotonic()
+    with monkeypatch.context() as m:
+        m.setattr(snapshot, "invalidate", lambda: None)  # another process, as above
+        m.setattr(snapshot, "publish_stamp", lambda stamp: None)  # died before publishing
+        with django_capture_on_commit_callbacks(execute=True):
+            services.flag_set(key="payments.live", actor="cli", value=False)
+    deadline = start + snapshot.CACHE_TTL + snapshot.CHECK_INTERVAL + 1.0
+    while get_flags()["payments.live"] is True and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert get_flags()["payments.live"] is False
+
+
+def test_cross_process_change_with_a_failed_publish_is_served_within_one_second(
+    gunicorn_server, settings, monkeypatch
+):
+    use_redis(settings, "echopilot")  # the server's prefix
+    cache = caches["default"]
+    cache.delete(snapshot.CACHE_KEY)
+    config.flags_load()
+    base = gunicorn_server(REDIS_URL=settings.REDIS_URL)
+    url = f"{base}/api/flags/get"
+    assert (
+        requests.get(url, headers=HEADERS, timeout=10).json()["flags"]["ui.new_dashboard"] is False
+    )
+    assert cache.get(snapshot.CACHE_KEY) is not None  # the server reads its stamp from Redis
+
+    failed = fail_next_set(monkeypatch, cache)
+    services.flag_set(key="ui.new_dashboard", actor="cli", value=True)  # commits: publish fails
+    assert failed
+    time.sleep(1.05)
+    body = requests.get(url, headers=HEADERS, timeout=10).json()
+    assert body["flags"]["ui.new_dashboard"] is True
+    cache.delete(snapshot.CACHE_KEY)
