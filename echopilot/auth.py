@@ -46,6 +46,11 @@ class ApiClient:
         return self.actor
 
 
+def admin_actor(request) -> str:
+    """Return the `actor` recorded for a change made in the admin."""
+    return f"admin:{request.user.get_username()}"
+
+
 def presented_key(request) -> bytes | None:
     """Return the key the request carries, from whichever header it used."""
     meta = request.META
@@ -58,10 +63,10 @@ def presented_key(request) -> bytes | None:
     return key.encode() if key else None
 
 
-def match_key(key: bytes) -> bytes | None:
-    """Return the configured key equal to `key`, comparing in constant time."""
+def match_key(key: bytes, keys: list[bytes]) -> bytes | None:
+    """Return the key of `keys` equal to `key`, comparing in constant time."""
     found = None
-    for candidate in configured_keys():
+    for candidate in keys:
         # Compare against every key so timing does not reveal which matched.
         if hmac.compare_digest(candidate, key):
             found = candidate
@@ -77,9 +82,10 @@ class DashKeyAuthentication(BaseAuthentication):
         key = presented_key(request)
         if key is None:
             return None
-        if not configured_keys():
+        keys = configured_keys()
+        if not keys:
             raise NotConfigured()
-        matched = match_key(key)
+        matched = match_key(key, keys)
         if matched is None:
             raise exceptions.AuthenticationFailed("Invalid dashboard key.")
         return ApiClient(key_label(matched)), matched

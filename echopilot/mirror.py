@@ -8,7 +8,6 @@ interleave lines. `write_latest()` replaces a "latest" JSON file atomically.
 
 import datetime as dt
 import fcntl
-import json
 import os
 import re
 import tempfile
@@ -67,6 +66,11 @@ def append(stream: str, record: dict, *, using: str = "default") -> None:
     transaction.on_commit(lambda: write_line(stream, data), using=using, robust=True)
 
 
+def write_now(stream: str, record: dict) -> None:
+    """Mirror `record` at once, outside any transaction (a failure being recorded)."""
+    write_line(stream, encode_line(record))
+
+
 def append_many(stream: str, records: list[dict], *, using: str = "default") -> None:
     """Mirror several records in one locked write after commit (bulk inserts)."""
     data = b"".join(encode_line(r) for r in records)
@@ -74,21 +78,25 @@ def append_many(stream: str, records: list[dict], *, using: str = "default") -> 
         transaction.on_commit(lambda: write_line(stream, data), using=using, robust=True)
 
 
-def write_latest(name: str, record: dict) -> Path:
-    """Atomically replace `<log dir>/<name>` (e.g. `cost_report.json`) with `record`."""
-    directory = log_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / name
-    text = redact(json.dumps(json.loads(dumps(record, cls=JSONEncoder)), indent=2))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+def atomic_write(path: Path, text: str, mode: int = 0o644) -> Path:
+    """Replace `path` with `text` atomically (temp file in the same dir, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
+    return path
+
+
+def write_latest(name: str, record: dict) -> Path:
+    """Atomically replace `<log dir>/<name>` (e.g. `cost_report.json`) with `record`."""
+    text = redact(dumps(record, cls=JSONEncoder, indent=2, ensure_ascii=False))
+    return atomic_write(log_dir() / name, text + "\n")

@@ -18,8 +18,9 @@ def finite(value):
 
 
 def dumps(value, **kwargs) -> str:
-    """Serialize to compact JSON; undefined numbers become `null`."""
-    kwargs.setdefault("separators", (",", ":"))
+    """Serialize to JSON (compact unless `indent` is given); undefined numbers become `null`."""
+    if kwargs.get("indent") is None:
+        kwargs.setdefault("separators", (",", ":"))
     kwargs.setdefault("ensure_ascii", False)
     try:
         return json.dumps(value, allow_nan=False, **kwargs)

@@ -1,5 +1,6 @@
 """Keep configured secrets out of logs, NDJSON lines and error texts."""
 
+import functools
 import logging
 
 from django.conf import settings
@@ -7,14 +8,20 @@ from django.conf import settings
 MASK = "***"
 
 
-def secret_values() -> list[str]:
+def secret_values() -> tuple[str, ...]:
     """Return every configured secret value, longest first (read at call time)."""
-    values = []
-    for name in settings.SECRET_SETTINGS:
-        raw = getattr(settings, name, "") or ""
-        parts = raw.split(",") if name == "DASHBOARD_KEY" else [raw]
-        values.extend(p.strip() for p in parts if len(p.strip()) >= 4)
-    return sorted(set(values), key=len, reverse=True)
+    raw = tuple(getattr(settings, name, "") or "" for name in settings.SECRET_SETTINGS)
+    return _secret_values(settings.SECRET_SETTINGS, raw)
+
+
+@functools.lru_cache(maxsize=8)
+def _secret_values(names: tuple[str, ...], raw: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached on the raw values, so a changed setting (or override_settings) is seen.
+    values = set()
+    for name, value in zip(names, raw, strict=True):
+        parts = value.split(",") if name == "DASHBOARD_KEY" else [value]
+        values.update(p.strip() for p in parts if len(p.strip()) >= 4)
+    return tuple(sorted(values, key=len, reverse=True))
 
 
 def redact(text: str) -> str:

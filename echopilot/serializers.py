@@ -5,8 +5,11 @@ API's contract is stricter. `StrictSerializer` also refuses unknown fields.
 """
 
 import math
+import re
 
 from rest_framework import serializers
+
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -48,6 +51,31 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """A query-string integer: digits only ("7"; not "7.0", " 7" or "+7")."""
+
+    default_error_messages = {"invalid": "Must be a whole number."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not _DIGITS.fullmatch(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class QueryBooleanField(serializers.BooleanField):
+    """A query-string boolean: `true`/`false` (also `1`/`0`)."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        lowered = str(data).lower()
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+        self.fail("invalid")
 
 
 class StrictSerializer(serializers.Serializer):

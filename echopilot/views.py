@@ -14,6 +14,23 @@ from echopilot.renderers import JSONRenderer
 from echopilot.serializers import ErrorSerializer, OkSerializer
 
 
+def parse_query(serializer_class, request) -> dict:
+    """Validate the query string with a StrictSerializer; return the validated data.
+
+    DRF's own `format` parameter is dropped; a parameter given twice is refused,
+    since silently using one of the two values hides a client bug.
+    """
+    params = request.query_params
+    repeated = sorted(k for k, v in params.lists() if len(v) > 1)
+    if repeated:
+        raise exceptions.ValidationError({k: ["Given more than once."] for k in repeated})
+    data = params.dict()
+    data.pop("format", None)
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class HealthView(APIView):
     """Liveness and database reachability; needs no key and reveals nothing else."""
 

@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated log dir per test, an API client that sends the key,
 and the environment a subprocess needs to reach the same test database."""
 
+import json
 import os
 from pathlib import Path
 
@@ -40,6 +41,14 @@ def _isolated(settings, tmp_path):
 @pytest.fixture
 def log_dir(settings) -> Path:
     return Path(settings.LOG_DIR)
+
+
+def read_ndjson(log_dir: Path, stream: str) -> list[dict]:
+    """Return the parsed lines of `<log_dir>/<stream>.ndjson` ([] when absent)."""
+    path = Path(log_dir) / f"{stream}.ndjson"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 @pytest.fixture

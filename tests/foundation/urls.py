@@ -5,6 +5,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from echopilot.serializers import (
+    QueryBooleanField,
+    QueryIntegerField,
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,
@@ -27,6 +29,18 @@ class EchoView(APIView):
         return Response({"ok": True, **data.validated_data})
 
 
+class QueryInput(StrictSerializer):
+    limit = QueryIntegerField(min_value=1, max_value=100, required=False, default=10)
+    save = QueryBooleanField(required=False, default=False)
+
+
+class QueryView(APIView):
+    def get(self, request):
+        from echopilot.views import parse_query
+
+        return Response({"ok": True, **parse_query(QueryInput, request)})
+
+
 class NanView(APIView):
     def get(self, request):
         return Response({"ok": True, "nan": float("nan"), "inf": [float("inf")], "x": 1.5})
@@ -40,6 +54,7 @@ class BoomView(APIView):
 urlpatterns = [
     path("api/test/echo", EchoView.as_view()),
     path("api/test/nan", NanView.as_view()),
+    path("api/test/query", QueryView.as_view()),
     path("api/test/boom", BoomView.as_view()),
     path("", include("echopilot.urls")),
 ]
