@@ -2,17 +2,13 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
+from echopilot.auth import admin_actor
 from echopilot.errors import ApiError
 from experiments import selectors, services
 from experiments.models import Experiment, Status
-
-
-def _actor(request) -> str:
-    return f"admin:{request.user.get_username()}"
 
 
 class ExperimentForm(forms.ModelForm):
@@ -59,11 +55,11 @@ class ExperimentAdmin(admin.ModelAdmin):
     change_form_template = "admin/experiments/experiment/change_form.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(exposure_count=Count("exposures"))
+        return selectors.list_experiments()
 
     @admin.display(description="variants (weights)")
     def arms(self, obj):
-        return ", ".join(f"{v} ({w})" for v, w in zip(obj.variants, obj.weights, strict=True))
+        return selectors.format_arms(obj)
 
     @admin.display(description="exposures", ordering="exposure_count")
     def exposures(self, obj):
@@ -88,7 +84,7 @@ class ExperimentAdmin(admin.ModelAdmin):
                     weights=d.weights,
                     salt=d.salt,
                     description=d.description,
-                    actor=_actor(request),
+                    actor=admin_actor(request),
                 )
             else:
                 saved = services.experiment_create(
@@ -97,7 +93,7 @@ class ExperimentAdmin(admin.ModelAdmin):
                     weights=d.weights,
                     salt=d.salt,
                     description=d.description,
-                    actor=_actor(request),
+                    actor=admin_actor(request),
                 )
         except ApiError as exc:
             # The form validated, so only a race lands here (the key or salt was
@@ -149,7 +145,7 @@ class ExperimentAdmin(admin.ModelAdmin):
                     key=exp.key,
                     status=status,
                     winner=(winners or {}).get(exp.key) or None,
-                    actor=_actor(request),
+                    actor=admin_actor(request),
                 )
             except ApiError as exc:
                 self.message_user(request, f"{exp.key}: {exc.detail}", messages.ERROR)

@@ -1,10 +1,20 @@
-"""Reads: experiment results, computed by aggregate queries in the database."""
+"""Reads: the experiment list and results, computed by aggregate queries in the database."""
 
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 
 from experiments import stats
 from experiments.models import Event, Experiment, Exposure
 from experiments.services import check_event_name, get_experiment
+
+
+def list_experiments() -> QuerySet[Experiment]:
+    """Return the experiments by key, each annotated with its `exposure_count`."""
+    return Experiment.objects.annotate(exposure_count=Count("exposures")).order_by("key")
+
+
+def format_arms(exp: Experiment) -> str:
+    """Return the variants with their weights: `A (1), B (1)` (admin list and command)."""
+    return ", ".join(f"{v} ({w})" for v, w in zip(exp.variants, exp.weights, strict=True))
 
 
 def variant_counts(exp: Experiment, event: str) -> list[dict]:

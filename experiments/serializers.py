@@ -17,16 +17,6 @@ class AssignSerializer(serializers.Serializer):
     description = serializers.CharField()
 
 
-class ValueField(StrictFloatField):
-    """A JSON number that fits a float (DRF lets OverflowError escape as a 500)."""
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except OverflowError:
-            self.fail("invalid")
-
-
 class EventInSerializer(StrictSerializer):
     # Untrimmed: " conversion" is not "conversion"; the service refuses it rather
     # than storing a name the client never sent.
@@ -34,7 +24,8 @@ class EventInSerializer(StrictSerializer):
     user = StrictCharField(max_length=200, trim_whitespace=False)
     exp = StrictCharField(max_length=64, trim_whitespace=False)
     variant = StrictCharField(max_length=64, required=False, allow_null=True, trim_whitespace=False)
-    value = ValueField(required=False, allow_null=True)
+    # The |value| cap (VALUE_MAX) and its message are the service's check_value.
+    value = StrictFloatField(required=False, allow_null=True)
 
 
 class LogSerializer(serializers.Serializer):

@@ -1,6 +1,5 @@
 """Experiment definitions: create, update (locked once exposed), status, config file."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from echopilot import mirror
+from echopilot.config import read_json_config
 from echopilot.errors import ApiError
 from experiments.models import Experiment, Exposure, Status
 from experiments.services.validation import (
@@ -208,30 +208,9 @@ def config_path() -> Path:
     return Path(settings.CONFIG_DIR) / "experiments.json"
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    """Build a JSON object, refusing a repeated key (json's default keeps the last)."""
-    data = {}
-    for key, value in pairs:
-        if key in data:
-            raise ConfigError(f"duplicate key {key!r}")
-        data[key] = value
-    return data
-
-
 def read_config(path: Path) -> list[Definition]:
     """Parse and validate a config file; raise ConfigError naming the problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    data = read_json_config(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be an object of experiments")
     definitions = []

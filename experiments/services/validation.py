@@ -4,7 +4,9 @@ import math
 import re
 from dataclasses import dataclass
 
+from echopilot.config import ConfigError
 from echopilot.errors import ApiError
+from echopilot.parsers import text_problem
 from experiments.models import Experiment
 
 STREAM = "experiments"
@@ -19,10 +21,6 @@ BATCH_MAX = 1000
 # 1.8e308, so SUM(value) in results can never overflow to infinity.
 VALUE_MAX = 10**15
 CONFIG_FIELDS = {"variants", "weights", "salt", "description"}
-
-
-class ConfigError(ValueError):
-    """An experiment definition that cannot work."""
 
 
 @dataclass
@@ -129,12 +127,11 @@ def check_user(user) -> str:
         raise ApiError("'user' must be a non-empty string.", code="invalid")
     if len(user) > USER_MAX:
         raise ApiError(f"'user' is longer than {USER_MAX} characters.", code="invalid")
-    if "\x00" in user:
-        raise ApiError("'user' must not contain NUL characters.", code="invalid")
-    try:
-        user.encode("utf-8")  # the hash input; a lone surrogate from JSON cannot be
-    except UnicodeEncodeError:
-        raise ApiError("'user' is not valid Unicode text.", code="invalid") from None
+    # The hash input and a stored column: NUL cannot be stored, a lone surrogate
+    # (from JSON) cannot be encoded.
+    problem = text_problem(user)
+    if problem:
+        raise ApiError(f"'user' {problem}.", code="invalid")
     return user
 
 

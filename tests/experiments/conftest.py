@@ -50,10 +50,3 @@ def make_exp(db):
 def committed(django_capture_on_commit_callbacks):
     """Run on-commit callbacks (the NDJSON mirror) when the block ends, as a commit would."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def read_lines(log_dir) -> list[dict]:
-    path = Path(log_dir) / "experiments.ndjson"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -31,7 +31,7 @@ def test_load_bad_file_fails_naming_the_problem(config_dir, db):
     with pytest.raises(CommandError, match="duplicate variants"):
         run("load")
     assert not Experiment.objects.exists()
-    with pytest.raises(CommandError, match="cannot read"):
+    with pytest.raises(CommandError, match="cannot be read"):
         run("load", "--file", str(config_dir / "missing.json"))
 
 

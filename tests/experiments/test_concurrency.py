@@ -12,8 +12,7 @@ from experiments import services
 from experiments.assignment import assign_variant
 from experiments.models import Event, Experiment, Exposure
 from experiments.services import definitions, traffic
-from tests.conftest import TEST_KEY
-from tests.experiments.conftest import read_lines
+from tests.conftest import TEST_KEY, read_ndjson
 
 
 def call(url, body=None):
@@ -36,7 +35,7 @@ def test_racing_assignments_store_one_exposure_and_one_line(gunicorn_server, see
         variants = {body["variant"] for _, body in answers if body["user"] == u}
         assert len(variants) == 1
     assert Exposure.objects.count() == 4
-    lines = [x for x in read_lines(log_dir) if x["type"] == "exposure"]
+    lines = [x for x in read_ndjson(log_dir, "experiments") if x["type"] == "exposure"]
     assert sorted(x["user"] for x in lines) == users
 
     # Events racing with assignments for fresh users: still one exposure each.
@@ -49,7 +48,7 @@ def test_racing_assignments_store_one_exposure_and_one_line(gunicorn_server, see
     assert all(status == 200 for status, _ in results)
     assert Event.objects.count() == 20
     assert Exposure.objects.filter(user__startswith="late").count() == 5
-    lines = [x for x in read_lines(log_dir) if x["type"] == "exposure"]
+    lines = [x for x in read_ndjson(log_dir, "experiments") if x["type"] == "exposure"]
     assert len(lines) == 9
 
 

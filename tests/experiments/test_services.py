@@ -11,8 +11,8 @@ from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 from echopilot.errors import ApiError
 from experiments import selectors, services
 from experiments.models import Event, Experiment, Exposure, Status
+from tests.conftest import read_ndjson
 from tests.experiments import references as ref
-from tests.experiments.conftest import read_lines
 
 
 def codes(exc_info):
@@ -35,7 +35,7 @@ def test_first_assign_stores_one_exposure_and_one_line(seeded, log_dir, committe
         services.assign(experiment="pricing_v2", user="user123", actor="api:k")
     assert callbacks == []
     assert list(Exposure.objects.values_list("user", "variant")) == [("user123", "A")]
-    lines = [x for x in read_lines(log_dir) if x["type"] == "exposure"]
+    lines = [x for x in read_ndjson(log_dir, "experiments") if x["type"] == "exposure"]
     assert len(lines) == 1
     assert lines[0]["user"] == "user123" and lines[0]["variant"] == "A"
     assert lines[0]["actor"] == "api:k" and lines[0]["ts_iso"].endswith("Z")
@@ -125,7 +125,7 @@ def test_event_exposes_an_unexposed_user_while_running(seeded, log_dir, committe
         )
     assert out["stored"] == 1 and out["exposures_recorded"] == 1
     assert Exposure.objects.get().variant == "A"
-    types = [x["type"] for x in read_lines(log_dir)]
+    types = [x["type"] for x in read_ndjson(log_dir, "experiments")]
     assert types.count("exposure") == 1 and types.count("event") == 1
 
 
@@ -165,7 +165,7 @@ def test_batch_is_all_or_nothing_and_names_the_first_bad_index(seeded, log_dir, 
     assert codes(e) == ("variant_mismatch", 409)
     assert e.value.extra["index"] == 2 and str(e.value.detail).startswith("event 2:")
     assert not Event.objects.exists() and not Exposure.objects.exists()
-    assert read_lines(log_dir) == []
+    assert read_ndjson(log_dir, "experiments") == []
 
     batch = [
         {"event": "purchase", "user": f"u{i}", "exp": "onboarding_flow", "value": i}
@@ -175,7 +175,7 @@ def test_batch_is_all_or_nothing_and_names_the_first_bad_index(seeded, log_dir, 
         out = services.log_events(events=batch, actor="t")
     assert out["stored"] == 1000 and out["exposures_recorded"] == 1000
     assert Event.objects.count() == 1000 and Exposure.objects.count() == 1000
-    assert len([x for x in read_lines(log_dir) if x["type"] == "event"]) == 1000
+    assert len([x for x in read_ndjson(log_dir, "experiments") if x["type"] == "event"]) == 1000
 
 
 def test_batch_limits_and_bad_fields(seeded):
@@ -516,3 +516,13 @@ def test_results_query_count_does_not_grow_with_events(seeded, django_assert_max
         selectors.results(experiment="pricing_v2", event="conversion")
     sql = " ".join(q["sql"].upper() for q in ctx.captured_queries)
     assert "GROUP BY" in sql and "COUNT(DISTINCT" in sql and "SUM(" in sql
+
+
+def test_config_that_is_not_utf8_names_the_file(config_dir, db):
+    path = config_dir / "experiments.json"
+    path.write_bytes(b'{"e": {"variants": ["a", "\xff"]}}')
+    with pytest.raises(ApiError) as e:
+        services.load_config()
+    assert e.value.code == "invalid_experiment"
+    assert f"{path}: not UTF-8 text" in str(e.value.detail)
+    assert not Experiment.objects.exists()

@@ -6,7 +6,7 @@ import pytest
 
 from experiments import services
 from experiments.models import Event, Exposure
-from tests.experiments.conftest import read_lines
+from tests.conftest import read_ndjson
 
 
 def test_assign_seed_contract(api, seeded):
@@ -68,7 +68,7 @@ def test_assign_bad_input(api, seeded, log_dir, params, status, code):
     assert r.status_code == status
     assert r.json()["ok"] is False and r.json()["error"] == code and r.json()["detail"]
     assert not Exposure.objects.exists()
-    assert [x for x in read_lines(log_dir) if x["type"] != "experiment"] == []
+    assert [x for x in read_ndjson(log_dir, "experiments") if x["type"] != "experiment"] == []
 
 
 BASE = {"event": "conversion", "user": "user123", "exp": "pricing_v2"}
@@ -101,7 +101,7 @@ def test_log_bad_input(api, seeded, log_dir, committed, body, status, code):
     assert r.status_code == status, r.json()
     assert r.json()["error"] == code
     assert not Event.objects.exists() and not Exposure.objects.exists()
-    assert [x for x in read_lines(log_dir) if x["type"] != "experiment"] == []
+    assert [x for x in read_ndjson(log_dir, "experiments") if x["type"] != "experiment"] == []
 
 
 def test_log_good_input_is_mirrored(api, seeded, log_dir, committed):
@@ -109,7 +109,7 @@ def test_log_good_input_is_mirrored(api, seeded, log_dir, committed):
     with committed():
         r = api.post("/api/exp/log", BASE, format="json")
     assert r.status_code == 200
-    assert [x["type"] for x in read_lines(log_dir)][-2:] == ["exposure", "event"]
+    assert [x["type"] for x in read_ndjson(log_dir, "experiments")][-2:] == ["exposure", "event"]
 
 
 @pytest.mark.parametrize(

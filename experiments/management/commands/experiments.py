@@ -1,15 +1,13 @@
 """`manage.py experiments list|assign|results|load|pause|resume|stop`."""
 
-import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Count
 
 from echopilot.errors import ApiError
 from echopilot.renderers import dumps
 from experiments import selectors, services
-from experiments.models import Experiment, Status
+from experiments.models import Status
 
 
 class Command(BaseCommand):
@@ -53,15 +51,14 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.detail} ({exc.code})") from None
 
     def do_list(self, **options):
-        rows = Experiment.objects.annotate(exposed=Count("exposures")).order_by("key")
+        rows = selectors.list_experiments()
         if not rows:
             self.stdout.write("no experiments")
         for exp in rows:
-            arms = ", ".join(f"{v} ({w})" for v, w in zip(exp.variants, exp.weights, strict=True))
             winner = f" winner={exp.winner}" if exp.winner else ""
             self.stdout.write(
-                f"{exp.key:24} {exp.status:8}{winner} [{arms}] exposures={exp.exposed} "
-                f"salt={exp.salt}"
+                f"{exp.key:24} {exp.status:8}{winner} [{selectors.format_arms(exp)}] "
+                f"exposures={exp.exposure_count} salt={exp.salt}"
             )
 
     def do_assign(self, *, experiment, user, record, **options):
@@ -75,7 +72,7 @@ class Command(BaseCommand):
                 f"WARNING: sample ratio mismatch (p={data['srm']['p_value']:.3g}): "
                 "the split does not match the weights; do not trust these results."
             )
-        self.stdout.write(json.dumps(json.loads(dumps({"ok": True, **data})), indent=2))
+        self.stdout.write(dumps({"ok": True, **data}, indent=2))
 
     def do_load(self, *, file, update, **options):
         path = file or services.config_path()
