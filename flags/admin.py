@@ -10,15 +10,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from echopilot.admin import ReadOnlyAdmin
+from echopilot.auth import admin_actor
 from echopilot.errors import ApiError
 from flags import services
 from flags.models import Flag, FlagChange
 
 HISTORY_ON_PAGE = 50
-
-
-def actor_of(request) -> str:
-    return f"admin:{request.user.get_username()}"
 
 
 def short_json(value, limit=60) -> str:
@@ -193,7 +191,9 @@ class FlagAdmin(admin.ModelAdmin):
         if flag.type != "boolean":
             self.message_user(request, f"{flag.key} is not a boolean flag.", messages.ERROR)
         else:
-            result = services.flag_set(key=flag.key, actor=actor_of(request), value=not flag.value)
+            result = services.flag_set(
+                key=flag.key, actor=admin_actor(request), value=not flag.value
+            )
             self.message_user(request, f"{flag.key} is now {json.dumps(result.value)}.")
         return back(request, "admin:flags_flag_changelist")
 
@@ -211,7 +211,7 @@ class FlagAdmin(admin.ModelAdmin):
         key = original.key if original else data["key"]
         services.flag_set(
             key=key,
-            actor=actor_of(request),
+            actor=admin_actor(request),
             create=not change,
             type=data["type"],
             retype=change,
@@ -229,7 +229,7 @@ class FlagAdmin(admin.ModelAdmin):
     def _bulk(self, request, queryset, **fields):
         changed = 0
         for flag in queryset:
-            result = services.flag_set(key=flag.key, actor=actor_of(request), **fields)
+            result = services.flag_set(key=flag.key, actor=admin_actor(request), **fields)
             changed += bool(result.changes)
         self.message_user(request, f"{changed} flag(s) changed.")
 
@@ -251,7 +251,7 @@ class FlagAdmin(admin.ModelAdmin):
 
 
 @admin.register(FlagChange)
-class FlagChangeAdmin(admin.ModelAdmin):
+class FlagChangeAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "key",
@@ -267,15 +267,6 @@ class FlagChangeAdmin(admin.ModelAdmin):
     search_fields = ["key", "actor"]
     date_hierarchy = "ts"
     actions = ["revert_selected"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -310,7 +301,7 @@ class FlagChangeAdmin(admin.ModelAdmin):
 
     def _revert(self, request, change_id) -> None:
         try:
-            result = services.flag_revert(change_id=change_id, actor=actor_of(request))
+            result = services.flag_revert(change_id=change_id, actor=admin_actor(request))
         except ApiError as exc:
             self.message_user(request, str(exc.detail), messages.ERROR)
             return

@@ -5,8 +5,6 @@ validated and recorded like any other change.
 """
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,13 +12,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from echopilot.config import ConfigError, read_json_config
 from echopilot.errors import ApiError
+from echopilot.mirror import atomic_write
 from flags.models import ChangeField, ChangeSource, Flag
 from flags.services import FIELDS, canon, flag_set, flag_spec, validate_flag
-
-
-class ConfigError(Exception):
-    """A flags config file that cannot be loaded; the message names the problem."""
 
 
 @dataclass
@@ -82,20 +78,7 @@ def parse_config(data: Any) -> dict[str, dict]:
 
 def read_config(path: Path) -> dict[str, dict]:
     """Read and validate a flags config file; raise ConfigError naming file and problem."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc})") from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: not valid JSON (nested too deeply)") from None
+    data = read_json_config(path)
     try:
         return parse_config(data)
     except ConfigError as exc:
@@ -188,14 +171,5 @@ def flags_export(*, path: Path | None = None) -> tuple[Path, int]:
             del spec["archived"]
         flags[flag.key] = spec
     text = json.dumps({"version": 2, "flags": flags}, indent=2, ensure_ascii=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".flags.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text)
     return path, len(flags)

@@ -11,6 +11,8 @@ import json
 import math
 from typing import Any, NamedTuple
 
+from echopilot.parsers import json_problem, text_problem
+
 TYPES = ("boolean", "string", "integer", "float", "object")
 OPERATORS = ("eq", "neq", "in", "not_in", "contains", "starts_with", "gt", "gte", "lt", "lte")
 NAME_MAX = 100
@@ -105,51 +107,9 @@ def coerce(value: Any, flag_type: str, what: str = "value") -> Any:
     raise WrongType(f"{what}: expected {article} {flag_type}, got {shown}.")
 
 
-def text_problem(text: str) -> str | None:
-    """Return why a string cannot be stored or hashed (NUL, lone surrogate), or None."""
-    # PostgreSQL jsonb refuses NUL; a lone surrogate cannot be encoded as UTF-8.
-    if "\x00" in text:
-        return "contains a NUL character (\\u0000)"
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return "contains an unpaired surrogate (not valid Unicode text)"
-    return None
-
-
-def json_problem(value: Any, depth: int = 0) -> str | None:
-    """Return why `value` is not storable JSON (type, NaN, text, nesting), or None."""
-    if value is None or isinstance(value, bool | int):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else "NaN and Infinity are not JSON"
-    if isinstance(value, str):
-        return text_problem(value)
-    if not isinstance(value, dict | list):
-        return f"{type(value).__name__} is not a JSON type"
-    if depth >= MAX_DEPTH:
-        return f"nested deeper than {MAX_DEPTH} levels"
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                return "object keys must be strings"
-            problem = text_problem(k)
-            if problem:
-                return f"an object key {problem}"
-            problem = json_problem(v, depth + 1)
-            if problem:
-                return problem
-        return None
-    for v in value:
-        problem = json_problem(v, depth + 1)
-        if problem:
-            return problem
-    return None
-
-
 def check_value(value: Any, what: str) -> None:
     """Raise InvalidFlag unless `value` is storable JSON of at most MAX_VALUE_BYTES."""
-    problem = json_problem(value)
+    problem = json_problem(value, MAX_DEPTH)
     if problem:
         raise InvalidFlag(f"{what}: {problem}.")
     if isinstance(value, bool) or value is None:
@@ -171,7 +131,7 @@ def check_text(text: Any, what: str) -> None:
 
 def context_problem(context: dict) -> str | None:
     """Return why an evaluation context cannot be used (text, nesting), or None."""
-    problem = json_problem(context)
+    problem = json_problem(context, MAX_DEPTH)
     return f"context: {problem}" if problem else None
 
 
@@ -221,7 +181,7 @@ def normalize_condition(raw: Any, what: str) -> dict:
             raise InvalidFlag(f"{what}: '{op}' needs a number or a string.")
     if not _is_scalar(operand) and op not in ("in", "not_in"):
         raise InvalidFlag(f"{what}: '{op}' needs a string, number or boolean.")
-    problem = json_problem(operand)
+    problem = json_problem(operand, MAX_DEPTH)
     if problem:
         raise InvalidFlag(f"{what}: {problem}.")
     return {"attribute": attribute, "op": op, "value": operand}

@@ -76,6 +76,10 @@ def ofrep_exception_handler(exc, context):
 
 def parse_context(request) -> dict:
     """Return the request's evaluation context (`{}` without a body or `context`)."""
+    # The raw body, not `request.data`: OFREP clients need not send a JSON
+    # Content-Type (the README's `curl -d` sends a form type, which DRF's parser
+    # refuses with 415), and a context nested too deep or holding NUL is OFREP's
+    # INVALID_CONTEXT, where the shared parser would answer PARSE_ERROR.
     raw = request.body
     if not raw.strip():
         return {}

@@ -71,6 +71,14 @@ def history(*, key: str | None = None, limit: int = 50) -> list[dict]:
     return [change_row(c) for c in rows[:limit]]
 
 
+def list_flags(*, include_archived: bool):
+    """Return every flag (archived ones only with `include_archived`), as a queryset."""
+    from flags.models import Flag
+
+    flags = Flag.objects.all()
+    return flags if include_archived else flags.filter(archived=False)
+
+
 def flag_exists(key: str) -> bool:
     from flags.models import Flag
 

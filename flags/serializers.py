@@ -1,10 +1,14 @@
 """Input and output shapes of the flags API (and the OpenAPI schema)."""
 
-import re
-
 from rest_framework import serializers
 
-from echopilot.serializers import StrictBooleanField, StrictCharField, StrictSerializer
+from echopilot.serializers import (
+    QueryIntegerField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictSerializer,
+)
 from flags.engine import TYPES, context_problem
 from flags.services import DESCRIPTION_MAX
 
@@ -58,18 +62,13 @@ class FlagGetOutput(serializers.Serializer):
     flags = serializers.DictField(child=serializers.JSONField())
 
 
-class DecimalIntegerField(serializers.IntegerField):
-    """An integer written only as base-10 digits (DRF also takes `1.0`, ` 1`, `+1`)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, str) and not re.fullmatch(r"[0-9]{1,10}", data):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class HistoryQuery(StrictSerializer):
     key = serializers.CharField(required=False, max_length=200)
-    limit = DecimalIntegerField(required=False, min_value=1, max_value=1000, default=50)
+    limit = QueryIntegerField(required=False, min_value=1, max_value=1000, default=50)
+
+    def to_internal_value(self, data):
+        # An empty parameter (`?key=&limit=`) means "not given".
+        return super().to_internal_value({k: v for k, v in data.items() if v != ""})
 
 
 class HistoryOutput(serializers.Serializer):
@@ -79,14 +78,7 @@ class HistoryOutput(serializers.Serializer):
 
 
 class RevertInput(StrictSerializer):
-    id = serializers.IntegerField(min_value=1, help_text="History row to undo.")
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict) and (
-            isinstance(data.get("id"), bool) or not isinstance(data.get("id"), int)
-        ):
-            raise serializers.ValidationError({"id": ["Must be a JSON integer."]})
-        return super().to_internal_value(data)
+    id = StrictIntegerField(min_value=1, help_text="History row to undo.")
 
 
 class EvaluateInput(StrictSerializer):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from echopilot import mirror
 from echopilot.errors import ApiError
+from echopilot.parsers import text_problem
 from flags import snapshot
 from flags.engine import (
     TYPES,
@@ -24,7 +25,6 @@ from flags.engine import (
     json_type,
     normalize_rollout,
     normalize_rules,
-    text_problem,
 )
 from flags.models import (
     KEY_MAX_LENGTH,

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from echopilot import mirror
 from echopilot.errors import ApiError
 from echopilot.serializers import ErrorSerializer
+from echopilot.views import parse_query
 from flags import selectors, services
 from flags.engine import FlagError, FlagNotFound
 from flags.serializers import (
@@ -71,14 +72,11 @@ class FlagHistoryView(APIView):
         responses={200: HistoryOutput, **ERRORS},
     )
     def get(self, request):
-        # An empty parameter (`?key=&limit=`) means "not given".
-        params = {k: v for k, v in request.query_params.dict().items() if v != ""}
-        query = HistoryQuery(data=params)
-        query.is_valid(raise_exception=True)
-        key = query.validated_data.get("key")
+        query = parse_query(HistoryQuery, request)
+        key = query.get("key")
         if key is not None and not selectors.flag_exists(key):
             raise services.UnknownFlag(f"No flag {key!r}.")
-        rows = selectors.history(key=key, limit=query.validated_data["limit"])
+        rows = selectors.history(key=key, limit=query["limit"])
         return Response({"ok": True, "count": len(rows), "history": rows})
 
 
@@ -123,8 +121,6 @@ class FlagListView(APIView):
 
     @extend_schema(responses={200: FlagListOutput, 401: ErrorSerializer})
     def get(self, request):
-        from flags.models import Flag
-
         flags = [
             {
                 "key": f.key,
@@ -132,6 +128,6 @@ class FlagListView(APIView):
                 "updated_by": f.updated_by,
                 "updated_iso": mirror.now_iso(f.updated_at),
             }
-            for f in Flag.objects.all()
+            for f in selectors.list_flags(include_archived=True)
         ]
         return Response({"ok": True, "count": len(flags), "flags": flags})

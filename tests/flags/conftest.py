@@ -49,10 +49,3 @@ def seeded(db):
 
     config.flags_load()
     return SEED
-
-
-def read_ndjson(log_dir) -> list[dict]:
-    path = log_dir / "feature_flags.ndjson"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]

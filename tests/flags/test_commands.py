@@ -99,7 +99,10 @@ def test_extended_form_and_export_round_trip(settings):
 
 BAD_CONFIGS = [
     ("[1, 2]", "top level"),
-    ("{broken", "not valid JSON"),
+    ("{broken", "invalid JSON"),
+    # json.loads would silently keep the second value.
+    ('{"payments.live": true, "payments.live": false}', "duplicate key 'payments.live'"),
+    ('{"version": 2, "version": 2, "flags": {}}', "duplicate key 'version'"),
     ('{"has space": true}', "has space"),
     ('{"version": 3, "flags": {}}', "unsupported version"),
     ('{"version": 2, "flags": {"a": {"type": "integer"}}}', "'value' is required"),

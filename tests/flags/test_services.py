@@ -9,8 +9,7 @@ from django.db import connection
 
 from flags import services
 from flags.models import Flag, FlagChange
-from tests.conftest import ROOT, subprocess_env
-from tests.flags.conftest import read_ndjson
+from tests.conftest import ROOT, read_ndjson, subprocess_env
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +35,9 @@ def test_set_records_one_row_per_changed_field_and_mirrors_after_commit(
         ("value", False, True, "api:k_1", "api"),
         ("description", "", "New dashboard", "api:k_1", "api"),
     ]
-    lines = [line for line in read_ndjson(log_dir) if line["key"] == "ui.new_dashboard"]
+    lines = [
+        line for line in read_ndjson(log_dir, "feature_flags") if line["key"] == "ui.new_dashboard"
+    ]
     assert [line["field"] for line in lines] == ["value", "description"]
     assert lines[0] == {"type": "flag_change", **services.change_row(rows[1])}
     assert set(lines[0]) == {
@@ -195,7 +196,7 @@ def test_parallel_sets_from_processes_chain(settings, log_dir):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()[-2000:]
     _assert_chain("conc", "start", 5)
-    lines = [line for line in read_ndjson(log_dir) if line["field"] == "value"]
+    lines = [line for line in read_ndjson(log_dir, "feature_flags") if line["field"] == "value"]
     assert len(lines) == 5
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from flags.models import Flag, FlagChange
-from tests.conftest import TEST_KEY
-from tests.flags.conftest import SEED, read_ndjson
+from tests.conftest import TEST_KEY, read_ndjson
+from tests.flags.conftest import SEED
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_set_contract_and_history(api, seeded, log_dir, django_capture_on_commit
     )
     assert newest["actor"].startswith("api:k_") and newest["ts_iso"].endswith("Z")
     assert history["history"][1]["field"] == "created"
-    assert read_ndjson(log_dir)[-1]["id"] == newest["id"]
+    assert read_ndjson(log_dir, "feature_flags")[-1]["id"] == newest["id"]
 
 
 def test_history_without_key_lists_all_flags_newest_first_with_limit(api, seeded):
@@ -74,6 +74,7 @@ def test_history_without_key_lists_all_flags_newest_first_with_limit(api, seeded
         "limit=+5",
         "limit=%205",
         "limit=1e2",
+        "limit=5&limit=6",
     ],
 )
 def test_history_bad_query_is_400(api, seeded, query):
@@ -247,7 +248,7 @@ def test_bad_input_stores_and_mirrors_nothing(
     assert response.json()["ok"] is False and response.json()["error"] == code
     assert FlagChange.objects.count() == before
     assert all_flags() == flags_before
-    assert read_ndjson(log_dir) == []
+    assert read_ndjson(log_dir, "feature_flags") == []
 
 
 def test_an_integral_float_sets_an_integer_flag(api, seeded):

@@ -77,10 +77,7 @@ class Command(BaseCommand):
             raise CommandError(f"flags load: {exc}") from None
 
     def do_list(self, options):
-        from flags.models import Flag
-
-        flags = Flag.objects.all() if options["all"] else Flag.objects.filter(archived=False)
-        for flag in flags:
+        for flag in selectors.list_flags(include_archived=options["all"]):
             spec = services.flag_spec(flag)
             if options["json"]:
                 self.stdout.write(_json({"key": flag.key, **spec}))
