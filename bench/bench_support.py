@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from bench.common import ROOT, workspace
-from support.testing import DovecotServer, make_message
+from tests.support.dovecot import DovecotServer, make_message
 
 MESSAGES = 1000
 TARGET_S = 2.0

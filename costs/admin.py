@@ -11,10 +11,12 @@ from django.views.decorators.http import require_POST
 from costs import selectors, services
 from costs.charts import trend_svg
 from costs.models import BandwidthCounter, CostReport
+from echopilot.admin import ReadOnlyAdmin
+from echopilot.auth import admin_actor
 
 
 @admin.register(CostReport)
-class CostReportAdmin(admin.ModelAdmin):
+class CostReportAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "total",
@@ -28,12 +30,6 @@ class CostReportAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     change_list_template = "admin/costs/costreport/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="total / month", ordering="total_monthly_usd")
     def total(self, obj):
@@ -76,7 +72,7 @@ class CostReportAdmin(admin.ModelAdmin):
             "trend_chart": trend_svg(
                 points,
                 currency=latest.currency if latest else settings.COST_CURRENCY,
-                budget=settings.COST_MONTHLY_BUDGET_USD,
+                budget=services.configured_budget(),
             ),
             "trend_count": len(points),
             "can_generate": self.has_view_permission(request)
@@ -107,7 +103,7 @@ class CostReportAdmin(admin.ModelAdmin):
         """Compute and store a report now (the same service as the API and the command)."""
         if not request.user.has_perm("costs.add_costreport"):
             raise PermissionDenied
-        report = services.create_report(save=True, actor=f"admin:{request.user.get_username()}")
+        report = services.create_report(save=True, actor=admin_actor(request))
         self.message_user(
             request,
             f"Stored cost report {report['report_id']}: "
@@ -118,12 +114,6 @@ class CostReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(BandwidthCounter)
-class BandwidthCounterAdmin(admin.ModelAdmin):
+class BandwidthCounterAdmin(ReadOnlyAdmin):
     list_display = ("day", "bytes", "responses", "updated_at")
     date_hierarchy = "day"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -1,37 +1,8 @@
 """API input and output shapes of the cost report."""
 
-import re
-
 from rest_framework import serializers
 
-from echopilot.serializers import StrictSerializer
-
-_INTEGER = re.compile(r"[0-9]{1,6}")
-
-
-class QueryIntegerField(serializers.IntegerField):
-    """A query-string integer: digits only ("7", not "7.0" or " 7")."""
-
-    default_error_messages = {"invalid": "Must be a whole number."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or not _INTEGER.fullmatch(data):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class QueryBooleanField(serializers.BooleanField):
-    """A query-string boolean: `true` or `false` (also 1/0)."""
-
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def to_internal_value(self, data):
-        lowered = str(data).lower()
-        if lowered in ("true", "1"):
-            return True
-        if lowered in ("false", "0"):
-            return False
-        self.fail("invalid")
+from echopilot.serializers import QueryBooleanField, QueryIntegerField, StrictSerializer
 
 
 class CostReportQuerySerializer(StrictSerializer):

@@ -414,11 +414,8 @@ def daily_report(*, actor: str = "schedule") -> dict:
     if result["errors"]:
         result["ok"] = False
         try:
-            mirror.write_line(
-                STREAM,
-                mirror.encode_line(
-                    {"type": "cost_report_failed", "actor": actor, "errors": result["errors"]}
-                ),
+            mirror.write_now(
+                STREAM, {"type": "cost_report_failed", "actor": actor, "errors": result["errors"]}
             )
         except Exception:  # noqa: BLE001
             logger.exception("could not record the failure")

@@ -12,14 +12,7 @@ from costs.serializers import (
     CostReportResponseSerializer,
 )
 from echopilot.serializers import ErrorSerializer
-
-
-def _query(serializer_class, request):
-    params = request.query_params.dict()
-    params.pop("format", None)  # DRF's renderer override, not a parameter of ours
-    serializer = serializer_class(data=params)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+from echopilot.views import parse_query
 
 
 class CostReportView(APIView):
@@ -32,7 +25,7 @@ class CostReportView(APIView):
         responses={200: CostReportResponseSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
     )
     def get(self, request):
-        query = _query(CostReportQuerySerializer, request)
+        query = parse_query(CostReportQuerySerializer, request)
         report = services.create_report(save=query["save"], actor=request.user.actor)
         return Response(report)
 
@@ -47,6 +40,6 @@ class CostHistoryView(APIView):
         responses={200: CostHistoryResponseSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
     )
     def get(self, request):
-        query = _query(CostHistoryQuerySerializer, request)
+        query = parse_query(CostHistoryQuerySerializer, request)
         reports = selectors.reports_in_window(days=query["days"])
         return Response({"ok": True, "count": len(reports), "reports": reports})

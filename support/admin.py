@@ -2,20 +2,8 @@
 
 from django.contrib import admin
 
+from echopilot.admin import ReadOnlyAdmin
 from support.models import Digest, DigestItem, Message
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the digest only; the admin shows it."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class DigestItemInline(admin.TabularInline):

@@ -150,14 +150,27 @@ def _item(headers: Headers, *, new: bool, urgent: bool) -> dict:
     }
 
 
+def _line(result: DigestResult, actor: str) -> dict:
+    return {"type": "digest", "ts_iso": result.generated_at, "actor": actor, **result.to_dict()}
+
+
 def _publish(result: DigestResult, actor: str) -> None:
     """Mirror the digest to NDJSON and the latest file once the transaction commits."""
     body = result.to_dict()
-    mirror.append(STREAM, {"type": "digest", "ts_iso": result.generated_at, "actor": actor, **body})
+    mirror.append(STREAM, _line(result, actor))
     transaction.on_commit(lambda: mirror.write_latest(LATEST, body), robust=True)
 
 
+class DigestCrashed(Exception):
+    """A digest failed unexpectedly; it is stored with `error="internal"` as `result`."""
+
+    def __init__(self, result: DigestResult):
+        self.result = result
+        super().__init__(f"support digest {result.digest_id} crashed: {result.detail}")
+
+
 def _store_failure(*, code: str, detail: str, mailbox: str, limit, actor, started) -> DigestResult:
+    """Store a failed digest in its own transaction; the caller mirrors it."""
     now = timezone.now()
     detail = redact(detail)
     with transaction.atomic():
@@ -171,35 +184,44 @@ def _store_failure(*, code: str, detail: str, mailbox: str, limit, actor, starte
             limit=limit,
             duration_ms=_elapsed_ms(started),
         )
-        result = DigestResult(
-            ok=False,
-            dry_run=False,
-            digest_id=digest.pk,
-            error=code,
-            detail=detail,
-            mailbox=mailbox,
-            generated_at=mirror.now_iso(now),
-        )
-        _publish(result, actor)
     logger.warning("support digest failed: %s: %s", code, detail)
-    return result
+    return DigestResult(
+        ok=False,
+        dry_run=False,
+        digest_id=digest.pk,
+        error=code,
+        detail=detail,
+        mailbox=mailbox,
+        generated_at=mirror.now_iso(now),
+    )
 
 
-def record_crash(*, actor: str, error: BaseException, limit: int = DEFAULT_LIMIT) -> DigestResult:
-    """Store and mirror a digest that failed unexpectedly (`error="internal"`).
+def _record_crash(*, actor: str, error: BaseException, limit: int, started) -> DigestResult | None:
+    """Store and mirror a digest that failed unexpectedly; None if even that fails.
 
     The detail names only the exception type: its text may quote configuration
-    or connection strings, so the traceback stays in the (redacted) log.
+    or connection strings, so the traceback stays in the (redacted) log. The
+    line is mirrored at once: the caller's transaction may still roll back.
     """
     detail = f"Unexpected {type(error).__name__} while running the digest; see the worker log."
-    return _store_failure(
-        code=ErrorCode.INTERNAL,
-        detail=detail,
-        mailbox=str(settings.IMAP_MAILBOX or "INBOX")[:255],
-        limit=limit if 1 <= limit <= MAX_LIMIT else DEFAULT_LIMIT,
-        actor=actor,
-        started=time.monotonic(),
-    )
+    try:
+        result = _store_failure(
+            code=ErrorCode.INTERNAL,
+            detail=detail,
+            mailbox=str(settings.IMAP_MAILBOX or "INBOX")[:255],
+            limit=limit,
+            actor=actor,
+            started=started,
+        )
+    except Exception:  # noqa: BLE001 - e.g. the database itself is down
+        logger.exception("support digest crash could not be recorded")
+        return None
+    try:
+        mirror.write_now(STREAM, _line(result, actor))
+        mirror.write_latest(LATEST, result.to_dict())
+    except Exception:  # noqa: BLE001 - the stored row still counts
+        logger.exception("support digest crash %s could not be mirrored", result.digest_id)
+    return result
 
 
 def _store_dry_run(*, limit, actor, reason, started) -> DigestResult:
@@ -341,10 +363,22 @@ def run_digest(*, actor: str, limit: int = DEFAULT_LIMIT, dry_run: bool = False)
 
     IMAP failures are returned as a stored digest with `ok=False`, not raised.
     Without credentials (or with `dry_run`) the digest lists labelled samples.
+    Any other exception is a bug: it is stored as a failed digest
+    (`error="internal"`) and raised as `DigestCrashed`.
     """
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}")
     started = time.monotonic()
+    try:
+        return _run(actor=actor, limit=limit, dry_run=dry_run, started=started)
+    except Exception as exc:
+        result = _record_crash(actor=actor, error=exc, limit=limit, started=started)
+        if result is None:
+            raise
+        raise DigestCrashed(result) from exc
+
+
+def _run(*, actor: str, limit: int, dry_run: bool, started: float) -> DigestResult:
     config = imap_config()
     if dry_run or config is None:
         reason = "forced" if dry_run else "no_credentials"
@@ -352,7 +386,7 @@ def run_digest(*, actor: str, limit: int = DEFAULT_LIMIT, dry_run: bool = False)
     try:
         fetched = imap.fetch_unseen(config, limit)
     except imap.ImapFailure as failure:
-        return _store_failure(
+        result = _store_failure(
             code=failure.code,
             detail=failure.detail,
             mailbox=config.mailbox,
@@ -360,6 +394,8 @@ def run_digest(*, actor: str, limit: int = DEFAULT_LIMIT, dry_run: bool = False)
             actor=actor,
             started=started,
         )
+        _publish(result, actor)
+        return result
     # Two digests racing on PostgreSQL can both insert the same new message;
     # the loser retries once and then sees it as already announced.
     for attempt in range(2):

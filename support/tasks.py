@@ -11,16 +11,14 @@ register("support.digest", "support.tasks.digest", minutes=60)
 
 def digest() -> dict:
     """Run the hourly digest; a failure is recorded and returned, never raised."""
-    from support.services import record_crash, run_digest
+    from support.services import DigestCrashed, run_digest
 
     try:
         result = run_digest(actor="schedule")
     except Exception as exc:  # noqa: BLE001 - the worker must keep running
         logger.exception("support digest crashed")
-        try:
-            result = record_crash(actor="schedule", error=exc)
-        except Exception:  # noqa: BLE001 - e.g. the database itself is down
-            logger.exception("support digest crash could not be recorded")
+        if not isinstance(exc, DigestCrashed):  # not even the crash could be stored
             return {"ok": False, "digest_id": None, "error": "internal"}
+        result = exc.result
     body = result.to_dict()
     return {k: body[k] for k in ("ok", "digest_id", "count", "new_count", "error") if k in body}

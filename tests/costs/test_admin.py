@@ -75,3 +75,12 @@ def test_admin_needs_login(client):
     res = client.get("/admin/costs/costreport/")
 
     assert res.status_code == 302 and "/admin/login/" in res["Location"]
+
+
+def test_reports_cannot_be_deleted_in_the_admin(staff, make_report):
+    report = make_report(timezone.now(), 1.0)
+
+    res = staff.post(f"/admin/costs/costreport/{report.pk}/delete/", {"post": "yes"})
+
+    assert res.status_code == 403
+    assert CostReport.objects.filter(pk=report.pk).exists()

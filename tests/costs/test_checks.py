@@ -1,8 +1,12 @@
 """System checks for the cost settings."""
 
+import subprocess
+import sys
+
 import pytest
 
 from costs.checks import cost_settings
+from tests.conftest import ROOT, subprocess_env
 
 
 def ids(errors):
@@ -61,20 +65,7 @@ def test_negative_always_on_hours_fail(settings):
 
 def test_check_command_reports_a_negative_price_from_the_environment(settings):
     """A negative price in the environment stops `manage.py check`."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "echopilot.settings",
-        "ECHOPILOT_ENV_FILE": "/dev/null",
-        "DATABASE_URL": "sqlite:////tmp/unused-costs-check.sqlite3",
-        "DASHBOARD_KEY": "k" * 20,
-        "COST_CPU_PER_HOUR": "-1",
-        "COST_BUDGET_THRESHOLDS": "50,abc",
-    }
+    env = subprocess_env(settings, COST_CPU_PER_HOUR="-1", COST_BUDGET_THRESHOLDS="50,abc")
     proc = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
     )

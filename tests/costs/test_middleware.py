@@ -1,8 +1,6 @@
 """The bandwidth counter: bytes of API responses, batched flushes, across processes."""
 
 import datetime as dt
-import subprocess
-import sys
 import urllib.request
 
 import pytest
@@ -12,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from costs import middleware
 from costs.middleware import ByteCounter, counter
 from costs.models import BandwidthCounter
-from tests.conftest import ROOT, TEST_KEY, free_port, subprocess_env, wait_for_port
+from tests.conftest import TEST_KEY, spawn_gunicorn, stop, subprocess_env
 
 
 def today_row():
@@ -142,26 +140,16 @@ def test_streaming_responses_count_their_content_length():
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_workers_flush_their_counts_at_exit(settings):
     """Two worker processes count in memory; stopping them flushes to the day's row."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "echopilot.wsgi", "-b", f"127.0.0.1:{port}"]
-        + ["-w", "2", "--log-level", "warning"],
-        cwd=ROOT,
-        env=subprocess_env(settings),
-    )
+    proc, url = spawn_gunicorn(subprocess_env(settings), 2)
     try:
-        wait_for_port(port, proc=proc)
         total = 0
         for i in range(40):
             path = "/api/ping" if i % 2 else "/api/costs/history?days=1"
-            req = urllib.request.Request(
-                f"http://127.0.0.1:{port}{path}", headers={"X-Dash-Key": TEST_KEY}
-            )
+            req = urllib.request.Request(f"{url}{path}", headers={"X-Dash-Key": TEST_KEY})
             with urllib.request.urlopen(req, timeout=10) as res:
                 total += len(res.read())
     finally:
-        proc.terminate()  # graceful: each worker exits and runs its atexit flush
-        proc.wait(timeout=30)
+        stop(proc)  # graceful: each worker exits and runs its atexit flush
 
     row = today_row()
     assert (row.bytes, row.responses) == (total, 40)

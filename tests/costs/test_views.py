@@ -85,6 +85,18 @@ def test_history_days_out_of_range_or_not_an_integer_is_400(api, days):
     assert "days" in res.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/costs/history?days=7&days=30", "/api/costs/report?save=true&save=false"]
+)
+def test_a_parameter_given_twice_is_400(api, path):
+    res = api.get(path)
+
+    assert res.status_code == 400
+    assert res.json()["error"] == "invalid"
+    assert "more than once" in res.json()["detail"]
+    assert CostReport.objects.count() == 0
+
+
 @pytest.mark.parametrize("days", ["1", "3650"])
 def test_history_days_bounds_are_accepted(api, days):
     assert api.get(f"/api/costs/history?days={days}").status_code == 200

@@ -4,7 +4,8 @@ import socket
 
 import pytest
 
-from support.testing import DovecotServer
+from tests.conftest import free_port
+from tests.support.dovecot import DovecotServer
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +55,4 @@ def silent_port():
 @pytest.fixture
 def closed_port():
     """A loopback port with nothing listening (connection refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return port
+    return free_port()

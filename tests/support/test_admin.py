@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from support.models import Digest, Message
-from support.testing import make_message
+from tests.support.dovecot import make_message
 
 pytestmark = pytest.mark.django_db
 

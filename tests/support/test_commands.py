@@ -7,8 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from support.models import Digest, Message
-from support.testing import make_message
-from tests.conftest import ROOT, subprocess_env
+from support.services import DigestCrashed
+from tests.conftest import ROOT, read_ndjson, subprocess_env
+from tests.support.dovecot import make_message
 
 
 def run(*args) -> dict:
@@ -90,3 +91,16 @@ def test_unparseable_settings_fail_the_system_check(settings):
     assert "IMAP_PORT='nine-nine-three' is not an integer" in result.stderr
     assert "IMAP_SSL='maybe' is not a boolean" in result.stderr
     assert "support.E003" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_crash_stores_the_failed_digest_and_raises(mailbox, settings, log_dir):
+    settings.IMAP_TIMEOUT = "soon"  # not a number: the digest cannot even start
+    with pytest.raises(DigestCrashed) as crashed:
+        call_command("support_digest", stdout=StringIO())
+    row = Digest.objects.get()
+    assert (row.ok, row.error, row.actor) == (False, "internal", "cli")
+    assert crashed.value.result.digest_id == row.pk
+    assert isinstance(crashed.value.__cause__, ValueError)
+    lines = read_ndjson(log_dir, "support_digest")
+    assert [(li["error"], li["digest_id"]) for li in lines] == [("internal", row.pk)]

@@ -5,7 +5,7 @@ from django.db import connection
 
 from support.models import DigestItem, Message
 from support.services import run_digest
-from support.testing import make_message
+from tests.support.dovecot import make_message
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,14 +6,10 @@ import pytest
 
 from support.models import Digest, DigestItem, Message
 from support.services import run_digest
-from support.testing import DovecotServer, make_message
+from tests.conftest import read_ndjson
+from tests.support.dovecot import DovecotServer, make_message
 
 pytestmark = pytest.mark.django_db
-
-
-def ndjson(log_dir) -> list[dict]:
-    path = log_dir / "support_digest.ndjson"
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_seed_shape(mailbox, log_dir, digest):
@@ -147,7 +143,7 @@ def test_second_digest_marks_nothing_new_and_then_only_the_new_mail(mailbox, log
         three.digest_id,
     }
     assert list(Digest.objects.order_by("id").values_list("new_count", flat=True)) == [2, 0, 1]
-    lines = ndjson(log_dir)
+    lines = read_ndjson(log_dir, "support_digest")
     assert [line["new_count"] for line in lines] == [2, 0, 1]
     assert all(line["type"] == "digest" and line["ts_iso"].endswith("Z") for line in lines)
     assert [i["subject"] for i in lines[2]["items"]] == ["third", "second", "first"]
@@ -178,7 +174,7 @@ def test_odd_headers_do_not_sink_the_digest(mailbox, log_dir, digest):
     assert [i["subject"] for i in result.items] == expected[::-1]
     stored = Message.objects.filter(entries__digest_id=result.digest_id)
     assert sorted(stored.values_list("subject", flat=True)) == sorted(expected)
-    assert ndjson(log_dir)[-1]["count"] == 6
+    assert read_ndjson(log_dir, "support_digest")[-1]["count"] == 6
     assert digest().new_count == 0  # and the next hourly run is fine too
 
 
@@ -272,7 +268,7 @@ def test_dry_run_without_credentials_stores_no_messages(log_dir, digest):
     assert Message.objects.count() == 0 and DigestItem.objects.count() == 0
     row = Digest.objects.get()
     assert row.dry_run and row.ok and row.count == 3
-    assert ndjson(log_dir)[0]["dry_run"] is True
+    assert read_ndjson(log_dir, "support_digest")[0]["dry_run"] is True
     assert digest(limit=1).count == 1
 
 
@@ -290,7 +286,7 @@ def _assert_failed(result, code, log_dir, password):
     assert body["ok"] is False and body["error"] == code and body["detail"]
     row = Digest.objects.get(pk=result.digest_id)
     assert (row.ok, row.error) == (False, code)
-    line = ndjson(log_dir)[-1]
+    line = read_ndjson(log_dir, "support_digest")[-1]
     assert line["ok"] is False and line["error"] == code
     latest = (log_dir / "support_digest.json").read_text()
     for text in (body["detail"], row.detail, json.dumps(line), latest):

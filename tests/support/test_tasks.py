@@ -5,7 +5,7 @@ import pytest
 from echopilot import schedules
 from support import tasks
 from support.models import Digest
-from support.testing import make_message
+from tests.support.dovecot import make_message
 
 pytestmark = pytest.mark.django_db
 

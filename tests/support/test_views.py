@@ -5,8 +5,8 @@ import urllib.request
 import pytest
 
 from support.models import Digest, Message
-from support.testing import make_message
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, read_ndjson
+from tests.support.dovecot import make_message
 
 pytestmark = pytest.mark.django_db
 URL = "/api/support/digest"
@@ -142,3 +142,15 @@ def test_under_gunicorn(gunicorn_server, mailbox):
     status, body = post(bad)
     assert status == 502 and body["error"] == "imap_auth"
     assert list(Digest.objects.order_by("id").values_list("ok", flat=True)) == [True, False]
+
+
+def test_a_crash_is_a_json_500_and_the_failed_digest_is_stored(api, mailbox, settings, log_dir):
+    settings.IMAP_TIMEOUT = "soon"  # not a number: the digest cannot even start
+    api.raise_request_exception = False
+    response = api.post(URL, {}, format="json")
+    assert response.status_code == 500
+    assert response.json()["error"] == "server_error"
+    row = Digest.objects.get()
+    assert (row.ok, row.error, row.actor[:6]) == (False, "internal", "api:k_")
+    lines = read_ndjson(log_dir, "support_digest")
+    assert [(li["error"], li["digest_id"]) for li in lines] == [("internal", row.pk)]

@@ -1,5 +1,3 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from echopilot.renderers import dumps
@@ -9,7 +7,7 @@ from support.services import MAX_LIMIT, run_digest
 class Command(BaseCommand):
     help = (
         "Print a JSON digest of the newest unread support mail (read-only on the mailbox). "
-        "Exits non-zero when the mailbox cannot be read."
+        "Exits non-zero when the mailbox cannot be read or the digest crashes."
     )
 
     def add_arguments(self, parser):
@@ -25,8 +23,6 @@ class Command(BaseCommand):
         if not 1 <= limit <= MAX_LIMIT:
             raise CommandError(f"--limit must be an integer from 1 to {MAX_LIMIT}")
         result = run_digest(actor="cli", limit=limit, dry_run=dry_run)
-        body = result.to_dict()
-        text = json.dumps(body, indent=indent, ensure_ascii=False) if indent else dumps(body)
-        self.stdout.write(text)
+        self.stdout.write(dumps(result.to_dict(), indent=indent or None))
         if not result.ok:
             raise CommandError(f"{result.error}: {result.detail}")

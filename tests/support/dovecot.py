@@ -9,7 +9,6 @@
 Everything lives in one temporary folder (config, Maildir, logs). Dovecot runs
 in the foreground as a child of this process (the master as root, mail as
 the `dovecot` user), so `stop()` ends exactly the process it started.
-Not imported by the app itself.
 """
 
 import imaplib
@@ -22,6 +21,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from bench.common import free_port
 
 CONFIG = """\
 base_dir = {tmp}/run
@@ -100,12 +101,6 @@ def make_message(
     return (head + "\r\n" + body).encode("utf-8")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class DovecotServer:
     def __init__(self, tmp: Path, port: int, user: str, password: str, proc):
         self.tmp = tmp
@@ -132,7 +127,7 @@ class DovecotServer:
         for sub in ("run", "state", "log", "mail"):
             (tmp / sub).mkdir()
         (tmp / "passwd").write_text(f"{user}:{{PLAIN}}{password}:::::\n", encoding="utf-8")
-        port = _free_port()
+        port = free_port()
         conf = tmp / "dovecot.conf"
         conf.write_text(CONFIG.format(tmp=tmp, port=port))
         proc = subprocess.Popen(
