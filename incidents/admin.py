@@ -4,14 +4,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
+from echopilot.admin import ReadOnlyAdmin
+from echopilot.auth import admin_actor
 from echopilot.errors import ApiError
 from incidents import clock, services
 from incidents.messages import duration_text
 from incidents.models import Alert, Incident, ReceivedAlert, Silence
-
-
-def _actor(request) -> str:
-    return f"admin:{request.user.get_username()}"
 
 
 class AlertInline(admin.TabularInline):
@@ -27,7 +25,7 @@ class AlertInline(admin.TabularInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "status",
@@ -66,12 +64,6 @@ class IncidentAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("alerts")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="issues")
     def issue_count(self, obj):
         return len(obj.details)
@@ -94,7 +86,7 @@ class IncidentAdmin(admin.ModelAdmin):
         done = 0
         for pk in queryset.values_list("pk", flat=True):
             try:
-                result = operation(incident_id=pk, actor=_actor(request))
+                result = operation(incident_id=pk, actor=admin_actor(request))
             except ApiError as exc:
                 self.message_user(request, f"#{pk}: {exc.detail}", messages.WARNING)
                 continue
@@ -115,19 +107,20 @@ class SilenceForm(forms.ModelForm):
         model = Silence
         fields = ("key", "until", "reason")
 
-    def clean_key(self):
-        key = self.cleaned_data["key"].strip()
-        if not services.SILENCE_KEY.match(key):
-            raise forms.ValidationError(
-                "Use slo, payout, cost, ops, ops:<type>, alert or alert:<name>."
+    def clean(self):
+        # The service's own checks, so a refused silence is an error on the form
+        # rather than a failure in SilenceAdmin.save_model.
+        cleaned = super().clean()
+        key, until = cleaned.get("key"), cleaned.get("until")
+        if key is None or until is None:  # already reported by the field
+            return cleaned
+        try:
+            cleaned["key"], cleaned["until"] = services.validate_silence(
+                key=key, until=until, now=clock.now()
             )
-        return key
-
-    def clean_until(self):
-        until = self.cleaned_data["until"]
-        if until <= clock.now():
-            raise forms.ValidationError("Must be in the future.")
-        return until
+        except services.SilenceInvalid as exc:
+            self.add_error(exc.field, str(exc.detail))
+        return cleaned
 
 
 @admin.register(Silence)
@@ -149,7 +142,7 @@ class SilenceAdmin(admin.ModelAdmin):
         # Through the service, so the actor and the NDJSON line are recorded.
         try:
             result = services.create_silence(
-                key=obj.key, until=obj.until, reason=obj.reason, actor=_actor(request)
+                key=obj.key, until=obj.until, reason=obj.reason, actor=admin_actor(request)
             )
         except ApiError as exc:
             self.message_user(request, str(exc.detail), messages.ERROR)
@@ -159,12 +152,12 @@ class SilenceAdmin(admin.ModelAdmin):
     @admin.action(description="End selected silences now")
     def expire(self, request, queryset):
         for pk in queryset.values_list("pk", flat=True):
-            services.expire_silence(silence_id=pk, actor=_actor(request))
+            services.expire_silence(silence_id=pk, actor=admin_actor(request))
         self.message_user(request, "Silences ended.", messages.SUCCESS)
 
 
 @admin.register(ReceivedAlert)
-class ReceivedAlertAdmin(admin.ModelAdmin):
+class ReceivedAlertAdmin(ReadOnlyAdmin):
     list_display = ("name", "fingerprint", "starts_at", "ends_at", "received_at")
     search_fields = ("name", "fingerprint")
     readonly_fields = (
@@ -176,6 +169,3 @@ class ReceivedAlertAdmin(admin.ModelAdmin):
         "ends_at",
         "received_at",
     )
-
-    def has_add_permission(self, request):
-        return False

@@ -62,8 +62,3 @@ def value(name: str) -> float:
     if number is None or math.isnan(number) or not number > limit.minimum:
         return limit.default
     return min(number, limit.maximum)
-
-
-def minutes(name: str) -> float:
-    """Return a minutes setting, always safe to pass to `timedelta(minutes=...)`."""
-    return value(name)

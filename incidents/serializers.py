@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from echopilot.serializers import StrictCharField, StrictSerializer
+from echopilot.serializers import QueryIntegerField, StrictCharField, StrictSerializer
 from incidents.models import Alert, Incident, Severity
 
 STATUS_FILTERS = [*Incident.Status.values, "active"]
@@ -10,7 +10,7 @@ STATUS_FILTERS = [*Incident.Status.values, "active"]
 
 class IncidentListQuerySerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=STATUS_FILTERS, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
+    limit = QueryIntegerField(min_value=1, max_value=500, default=50)
 
 
 class EmptySerializer(StrictSerializer):

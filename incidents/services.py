@@ -41,6 +41,14 @@ class IncidentConflict(ApiError):
     default_detail = "The incident cannot change that way."
 
 
+class SilenceInvalid(ApiError):
+    """A silence that cannot be created; `field` names the input at fault."""
+
+    def __init__(self, detail: str, *, field: str):
+        super().__init__(detail, code="invalid")
+        self.field = field
+
+
 def severity_for(count: int) -> str:
     if count <= 0:
         return ""
@@ -221,7 +229,7 @@ def _apply_scan(*, issues, silenced, invalid_sources, dry_run, actor, now) -> di
     elif new_keys:
         kind = Alert.Kind.NEW_ISSUE
     elif loud and incident.status == Incident.Status.OPEN and incident.last_alert_at:
-        repeat = dt.timedelta(minutes=limits.minutes("INCIDENT_REPEAT_MINUTES"))
+        repeat = dt.timedelta(minutes=limits.value("INCIDENT_REPEAT_MINUTES"))
         if now - incident.last_alert_at >= repeat:
             kind = Alert.Kind.REPEAT
 
@@ -401,26 +409,33 @@ def resolve(*, incident_id: int, actor: str, now: dt.datetime | None = None) -> 
 # --- silences ------------------------------------------------------------------
 
 
-def create_silence(
-    *, key: str, until: dt.datetime, reason: str = "", actor: str, now: dt.datetime | None = None
-) -> dict:
-    """Mute alerts for `key` (and the keys below it) until `until`."""
-    now = now or clock.now()
+def validate_silence(*, key: str, until: dt.datetime, now: dt.datetime) -> tuple[str, dt.datetime]:
+    """Return the key and `until` (UTC) to store; raise SilenceInvalid (also used by the admin)."""
     key = key.strip()
     if not SILENCE_KEY.match(key):
-        raise ApiError(
+        raise SilenceInvalid(
             f"Unknown issue key {key!r}: use slo, payout, cost, ops, ops:<type>, alert or "
             "alert:<name>.",
-            code="invalid",
+            field="key",
         )
     if until.tzinfo is None:
         until = until.replace(tzinfo=dt.UTC)
     # Compare before converting: 9999-12-31T23:59:59-05:00 cannot be put in UTC.
     if until <= now:
-        raise ApiError("'until' must be in the future.", code="invalid")
+        raise SilenceInvalid("'until' must be in the future.", field="until")
     if until - now > MAX_SILENCE:
-        raise ApiError(f"'until' must be at most {MAX_SILENCE.days} days ahead.", code="invalid")
-    until = until.astimezone(dt.UTC)
+        raise SilenceInvalid(
+            f"'until' must be at most {MAX_SILENCE.days} days ahead.", field="until"
+        )
+    return key, until.astimezone(dt.UTC)
+
+
+def create_silence(
+    *, key: str, until: dt.datetime, reason: str = "", actor: str, now: dt.datetime | None = None
+) -> dict:
+    """Mute alerts for `key` (and the keys below it) until `until`."""
+    now = now or clock.now()
+    key, until = validate_silence(key=key, until=until, now=now)
     with transaction.atomic():
         silence = Silence.objects.create(
             key=key, until=until, reason=reason.strip()[:500], created_at=now, created_by=actor

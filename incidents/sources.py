@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from costs import selectors as cost_selectors
 from echopilot.secrets import redact
 from incidents import limits
 
@@ -267,7 +268,7 @@ def iter_lines_backwards(fh, size: int, scan: SentinelScan):
 
 def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]:
     """Collect warning types newer than the window, walking the file from its end."""
-    minutes = limits.minutes("OPS_WARNING_WINDOW_MINUTES")
+    minutes = limits.value("OPS_WARNING_WINDOW_MINUTES")
     since = now - dt.timedelta(minutes=minutes)
     latest = now + FUTURE_SLACK
     stop_before = since - ORDER_SLACK
@@ -331,33 +332,20 @@ def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]
 def read_cost() -> tuple[list[Issue], dict]:
     """Ask the costs app for the latest budget status through its public selector."""
     try:
-        from costs.selectors import latest_budget_status
-    except (ImportError, AttributeError):
-        return [], {"status": "missing", "reason": "costs.selectors.latest_budget_status absent"}
-    try:
-        status = latest_budget_status()
+        status = cost_selectors.latest_budget_status()
     except Exception as exc:  # noqa: BLE001 - another app's failure must not stop the scan
         return [], {"status": "invalid", "reason": redact(f"{type(exc).__name__}: {exc}")[:200]}
     if status is None:
         return [], {"status": "missing", "reason": "no cost report or no budget"}
-    try:
-        if not isinstance(status, dict):
-            raise SourceError(f"expected a dict, got {type(status).__name__}")
-        over = status.get("over_budget")
-        if not isinstance(over, bool):
-            raise SourceError("over_budget is not a boolean")
-        report = {"status": "ok", "over_budget": over, "report_id": status.get("report_id")}
-        if not over:
-            return [], report
-        total = _number(status.get("total_monthly_usd"), "total_monthly_usd")
-        budget = _number(status.get("budget_usd"), "budget_usd")
-        currency = status.get("currency") or "USD"
-        if not isinstance(currency, str):
-            raise SourceError("currency is not a string")
-    except SourceError as exc:
-        return [], {"status": "invalid", "reason": str(exc)}
-    detail = f"Cost over budget: {money(total)} of {money(budget)} {currency}"
-    return [Issue("cost", detail)], report
+    report = {
+        "status": "ok",
+        "over_budget": status["over_budget"],
+        "report_id": status["report_id"],
+    }
+    if not status["over_budget"]:
+        return [], report
+    total, budget = money(status["total_monthly_usd"]), money(status["budget_usd"])
+    return [Issue("cost", f"Cost over budget: {total} of {budget} {status['currency']}")], report
 
 
 def read_received_alerts(now: dt.datetime) -> tuple[list[str], dict]:

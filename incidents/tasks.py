@@ -24,9 +24,8 @@ def scan() -> dict:
         error = redact(f"{type(exc).__name__}: {exc}")[:300]
         logger.exception("Incident scan failed")
         try:
-            mirror.write_line(
-                services.STREAM,
-                mirror.encode_line({"type": "scan_failed", "actor": "schedule", "error": error}),
+            mirror.write_now(
+                services.STREAM, {"type": "scan_failed", "actor": "schedule", "error": error}
             )
         except OSError:
             pass

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from echopilot.serializers import ErrorSerializer
+from echopilot.views import parse_query
 from incidents import clock, selectors, services
 from incidents.serializers import (
     AlertmanagerResultSerializer,
@@ -37,11 +38,8 @@ class IncidentListView(APIView):
         responses={200: IncidentListSerializer, **ERRORS},
     )
     def get(self, request):
-        params = request.query_params.dict()
-        params.pop("format", None)  # DRF's renderer override, not a filter
-        query = IncidentListQuerySerializer(data=params)
-        query.is_valid(raise_exception=True)
-        rows = selectors.list_incidents(**query.validated_data)
+        query = parse_query(IncidentListQuerySerializer, request)
+        rows = selectors.list_incidents(**query)
         return Response({"ok": True, "count": len(rows), "incidents": rows})
 
 

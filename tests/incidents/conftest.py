@@ -181,10 +181,3 @@ def no_costs(monkeypatch):
     import costs.selectors
 
     monkeypatch.setattr(costs.selectors, "latest_budget_status", lambda: None)
-
-
-def ndjson(log_dir: Path, stream: str = "incidents") -> list[dict]:
-    path = log_dir / f"{stream}.ndjson"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]

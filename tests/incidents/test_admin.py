@@ -55,3 +55,23 @@ def test_add_silence_through_the_admin(admin_client, admin_user, clock):
         {"key": "bogus", "until_0": "2026-01-05", "until_1": "13:00:00", "reason": ""},
     )
     assert bad.status_code == 200 and Silence.objects.count() == 1
+
+
+def test_admin_silence_too_far_ahead_is_a_form_error(admin_client, clock):
+    response = admin_client.post(
+        "/admin/incidents/silence/add/",
+        {"key": "slo", "until_0": "2037-01-05", "until_1": "13:00:00", "reason": ""},
+    )
+    assert response.status_code == 200
+    assert "at most 3650 days ahead" in response.content.decode()
+    assert response.context["adminform"].form.errors == {
+        "until": ["'until' must be at most 3650 days ahead."]
+    }
+    assert not Silence.objects.exists()
+
+
+def test_incidents_and_received_alerts_are_read_only_in_the_admin(admin_client, incident_id):
+    assert admin_client.get("/admin/incidents/incident/add/").status_code == 403
+    assert admin_client.get("/admin/incidents/receivedalert/add/").status_code == 403
+    page = admin_client.post(f"/admin/incidents/incident/{incident_id}/delete/", {"post": "yes"})
+    assert page.status_code == 403 and Incident.objects.filter(pk=incident_id).exists()

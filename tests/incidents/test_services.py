@@ -6,7 +6,8 @@ import pytest
 
 from incidents import services
 from incidents.models import Alert, Incident, Silence
-from tests.incidents.conftest import BOT_TOKEN, CHAT_ID, START, ndjson
+from tests.conftest import read_ndjson
+from tests.incidents.conftest import BOT_TOKEN, CHAT_ID, START
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_costs")]
 
@@ -308,7 +309,7 @@ def test_manual_resolve_and_acknowledge_record_who(bot, signals):
 def ndjson_lines():
     from django.conf import settings
 
-    return ndjson(settings.LOG_DIR)
+    return read_ndjson(settings.LOG_DIR, "incidents")
 
 
 def test_dry_run_without_credentials(signals, log_dir):
@@ -318,7 +319,7 @@ def test_dry_run_without_credentials(signals, log_dir):
     assert result["alerted"] is True
     assert result["alert"]["status"] == "dry_run"
     assert Alert.objects.get().status == "dry_run"
-    lines = ndjson(log_dir)
+    lines = read_ndjson(log_dir, "incidents")
     types = [line["type"] for line in lines]
     assert types == ["incident_opened", "alert_queued", "scan"]
     assert lines[1]["text"].startswith("🚨 EchoPilot Incident Detected")
@@ -329,7 +330,7 @@ def test_every_scan_is_logged_even_healthy(signals, log_dir):
     signals.healthy()
     scan()
     scan()
-    assert [line["type"] for line in ndjson(log_dir)] == ["scan", "scan"]
+    assert [line["type"] for line in read_ndjson(log_dir, "incidents")] == ["scan", "scan"]
 
 
 def test_silence_mutes_then_alerting_resumes(bot, signals, clock):

@@ -369,14 +369,6 @@ def test_cost_selector_failure_is_invalid_not_a_crash(signals, monkeypatch):
     assert report["cost"] == {"status": "invalid", "reason": "RuntimeError: table gone"}
 
 
-def test_cost_selector_absent_is_missing(signals, monkeypatch):
-    import costs.selectors
-
-    monkeypatch.delattr(costs.selectors, "latest_budget_status")
-    _, report = collect()
-    assert report["cost"]["status"] == "missing"
-
-
 @pytest.mark.parametrize("char", ["a", "é", "🚨"])
 def test_fit_cuts_to_telegram_limit_in_utf16_units(char):
     from incidents.telegram import MAX_MESSAGE, fit

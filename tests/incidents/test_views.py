@@ -65,6 +65,18 @@ def test_list_bad_query_is_400(api, query):
     assert response.json()["ok"] is False
 
 
+@pytest.mark.parametrize(
+    "query", ["limit=7.0", "limit=%207", "limit=+7", "limit=7&limit=8", "status=open&status=open"]
+)
+def test_list_query_is_strict(api, query):
+    """Only plain digits are a limit, and a parameter given twice is refused."""
+    response = api.get(f"/api/incidents?{query}")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["ok"] is False and body["error"] == "invalid"
+    assert api.get("/api/incidents?limit=7").status_code == 200
+
+
 def test_ack_and_resolve_endpoints(api, signals):
     signals.slo()
     pk = api.post("/api/incidents/scan").json()["incident_id"]

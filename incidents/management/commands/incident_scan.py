@@ -1,7 +1,6 @@
-import json
-
 from django.core.management.base import BaseCommand
 
+from echopilot.renderers import dumps
 from incidents import services
 
 
@@ -14,4 +13,4 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         result = services.scan(actor="cli")
         indent = None if options["compact"] else 2
-        self.stdout.write(json.dumps(result, indent=indent, ensure_ascii=False))
+        self.stdout.write(dumps(result, indent=indent))

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from echopilot.mirror import now_iso
+from echopilot.mirror import atomic_write, now_iso
 from incidents import clock
 from incidents.sources import FILE_SOURCES, source_path
 
@@ -25,10 +25,7 @@ BREACH = {
 
 
 def _write_json(path: Path, doc: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({**doc, "source": EXAMPLE_MARK}, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write(path, json.dumps({**doc, "source": EXAMPLE_MARK}, indent=2) + "\n")
 
 
 def _only_examples(path: Path) -> bool:

@@ -1,9 +1,9 @@
 import datetime as dt
-import json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from echopilot.errors import ApiError
+from echopilot.renderers import dumps
 from incidents import clock, selectors, services
 from incidents.sources import parse_ts
 
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             raise CommandError("--limit must be between 1 and 500.")
         rows = selectors.list_incidents(status=options["status"], limit=options["limit"])
         if options["json"]:
-            self.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False))
+            self.stdout.write(dumps(rows, indent=2))
             return
         if not rows:
             self.stdout.write("No incidents.")
