@@ -5,16 +5,13 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from echopilot.limits import range_errors
 from incidents import limits
 
 
 @register()
 def incident_settings(app_configs=None, **kwargs):
-    problems = [
-        Error(text, id=limit.check_id)
-        for name, limit in limits.LIMITS.items()
-        if (text := limits.problem(name))
-    ]
+    problems = range_errors(limits.LIMITS)
     base = urlsplit(getattr(settings, "TELEGRAM_API_BASE", "") or "")
     if base.scheme not in ("http", "https") or not base.netloc:
         problems.append(Error("TELEGRAM_API_BASE must be an http(s) URL.", id="incidents.E011"))

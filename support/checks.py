@@ -8,6 +8,9 @@ parse but cannot work.
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from echopilot.limits import Range, range_errors
+
+TIMEOUT = Range("support.E003", 0, 600, "seconds", hint="The default is 20.")
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -31,15 +34,7 @@ def imap_settings(app_configs, **kwargs):
                 id="support.E002",
             )
         )
-    timeout = settings.IMAP_TIMEOUT
-    if not isinstance(timeout, int | float) or not 0 < timeout <= 600:
-        errors.append(
-            Error(
-                f"IMAP_TIMEOUT={timeout!r} must be a number of seconds above 0 and at most 600.",
-                hint="The default is 20.",
-                id="support.E003",
-            )
-        )
+    errors += range_errors({"IMAP_TIMEOUT": TIMEOUT})
     mailbox = settings.IMAP_MAILBOX
     if not isinstance(mailbox, str) or not mailbox.strip() or not mailbox.isascii():
         errors.append(
