@@ -158,4 +158,5 @@ def test_two_processes_writing_sqlite_never_see_database_locked(settings):
         done = [line for line in out.splitlines() if line.startswith("DONE")]
         assert done, out
         _, _, count, errors = done[0].split()
-        assert int(errors) == 0 and int(count) > 50, out
+        # Both made progress (the broker sleeps its poll interval when it finds no task).
+        assert int(errors) == 0 and int(count) >= 10, out
