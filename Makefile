@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: run test lint format bench fuzz clean
+.PHONY: run test test-fast lint format bench fuzz clean
 
 $(BIN)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,15 +20,21 @@ $(BIN)/.dev: requirements.txt requirements-dev.txt
 run: $(BIN)/.runtime
 	bin/run
 
-## Run the linter and the whole test suite (set DATABASE_URL for PostgreSQL).
-test: $(BIN)/.dev
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+## Lint, type-check, check migrations, then run the whole test suite
+## (set DATABASE_URL=postgres://… for PostgreSQL).
+test: lint
+	$(PY) manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## Everything that starts no process of its own (no gunicorn, qcluster, Dovecot): about a minute.
+test-fast: $(BIN)/.dev
+	$(BIN)/pytest -m "not external" $(PYTEST_ARGS)
+
+## ruff (lint and format) and mypy over the core and every service/selector module.
 lint: $(BIN)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(BIN)/.dev
 	$(BIN)/ruff check --fix .

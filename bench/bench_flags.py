@@ -63,7 +63,7 @@ def in_process(env) -> list[str]:
 
     def dict_loop(n):
         for _ in range(n):
-            table[KEY]  # noqa: B018 - the baseline is the bare lookup
+            table[KEY]
 
     n = 200_000
     evals = _rate(flags_loop, n)

@@ -401,14 +401,14 @@ def daily_report(*, actor: str = "schedule") -> dict:
     result = {"ok": True, "report_id": None, "pruned_tasks": 0, "errors": []}
     try:
         result["pruned_tasks"] = prune_tasks()
-    except Exception as exc:  # noqa: BLE001 - a schedule must record, not raise
+    except Exception as exc:
         logger.exception("pruning task records failed")
         result["errors"].append(redact(f"prune: {exc.__class__.__name__}: {exc}")[:300])
     try:
         report = create_report(save=True, actor=actor)
         result["report_id"] = report["report_id"]
         result["total_monthly_usd"] = report["total_monthly_usd"]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         logger.exception("daily cost report failed")
         result["errors"].append(redact(f"report: {exc.__class__.__name__}: {exc}")[:300])
     if result["errors"]:
@@ -417,6 +417,6 @@ def daily_report(*, actor: str = "schedule") -> dict:
             mirror.write_now(
                 STREAM, {"type": "cost_report_failed", "actor": actor, "errors": result["errors"]}
             )
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("could not record the failure")
     return result

@@ -1,6 +1,12 @@
 """Admin building blocks the apps share."""
 
-from django.contrib import admin
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from echopilot.exceptions import ServiceError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -14,3 +20,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@contextmanager
+def reported(model_admin: admin.ModelAdmin, request: HttpRequest) -> Iterator[None]:
+    """Show a `ServiceError` raised inside the block as an admin error message."""
+    try:
+        yield
+    except ServiceError as exc:
+        model_admin.message_user(request, exc.detail, level=messages.ERROR)

@@ -7,6 +7,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from echopilot import exceptions as domain
 from echopilot.secrets import redact
 
 logger = logging.getLogger("echopilot.api")
@@ -46,6 +47,22 @@ CODES = [
 ]
 
 
+# Domain error kind -> HTTP status; the most specific class listed first.
+STATUSES: list[tuple[type[domain.ServiceError], int]] = [
+    (domain.Invalid, 400),
+    (domain.NotFound, 404),
+    (domain.Conflict, 409),
+    (domain.UpstreamFailure, 502),
+    (domain.NotConfigured, 503),
+    (domain.ServiceError, 400),
+]
+
+
+def status_for(exc: domain.ServiceError) -> int:
+    """Return the HTTP status a domain error is answered with."""
+    return next(status for cls, status in STATUSES if isinstance(exc, cls))
+
+
 def flatten(detail, prefix="") -> list[str]:
     """Turn DRF's nested error detail into `field: message` lines."""
     if isinstance(detail, dict):
@@ -77,6 +94,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, domain.ServiceError):
+        body = error_body(exc.code, exc.detail, **exc.extra)
+        return Response(body, status=status_for(exc))
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's 500 handler answers, in JSON under /api/
 

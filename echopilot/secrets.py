@@ -40,7 +40,7 @@ class RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string must not hide the log
+        except Exception:
             message = str(record.msg)
         cleaned = redact(message)
         if record.exc_info and record.exc_info[1] is not None:

@@ -156,7 +156,7 @@ try:
     DATABASES = {"default": environ.Env.db_url_config(_str("DATABASE_URL", _default_sqlite))}
     if DATABASES["default"]["ENGINE"] not in _SUPPORTED_DATABASES:
         raise ValueError("use sqlite:///path or postgres://user@host:port/name")
-except Exception as exc:  # noqa: BLE001 - reported by the system check instead
+except Exception as exc:
     INVALID_SETTINGS["DATABASE_URL"] = f"DATABASE_URL cannot be used: {exc}"
     DATABASES = {"default": environ.Env.db_url_config(_default_sqlite)}
 

@@ -19,7 +19,7 @@ def flags_config(app_configs, **kwargs):
         read_config(path)
     except ConfigError as exc:
         return [Warning(f"Feature flags config is invalid: {exc}", hint=HINT, id="flags.W001")]
-    except Exception as exc:  # noqa: BLE001 - a check runs before every command: never crash it
+    except Exception as exc:
         logger.exception("flags: checking %s failed", path)
         return [
             Warning(

@@ -134,8 +134,8 @@ class OfrepSuccess(serializers.Serializer):
 
 class OfrepFailure(serializers.Serializer):
     key = serializers.CharField()
-    errorCode = serializers.CharField()  # noqa: N815 - OFREP's field name
-    errorDetails = serializers.CharField()  # noqa: N815
+    errorCode = serializers.CharField()
+    errorDetails = serializers.CharField()
 
 
 class OfrepBulkSuccess(serializers.Serializer):
@@ -143,5 +143,5 @@ class OfrepBulkSuccess(serializers.Serializer):
 
 
 class OfrepBulkFailure(serializers.Serializer):
-    errorCode = serializers.CharField()  # noqa: N815
-    errorDetails = serializers.CharField()  # noqa: N815
+    errorCode = serializers.CharField()
+    errorDetails = serializers.CharField()

@@ -248,7 +248,7 @@ def flag_set(
     key: str,
     actor: str,
     value: Any = UNSET,
-    type: str | None = None,  # noqa: A002 - the field is called `type` on the wire
+    type: str | None = None,
     retype: bool = False,
     create: bool = False,
     description: Any = UNSET,

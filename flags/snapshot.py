@@ -89,7 +89,7 @@ def shared_stamp() -> str:
                 cache.add(CACHE_KEY, stamp, timeout=CACHE_TTL)
                 stamp = cache.get(CACHE_KEY) or stamp
             return stamp
-        except Exception:  # noqa: BLE001 - Redis down: the database still answers
+        except Exception:
             logger.warning("flags: cache unreachable, checking the database stamp")
             return db_stamp()
     return db_stamp()
@@ -103,7 +103,7 @@ def publish_stamp(stamp: str) -> None:
     try:
         cache.set(CACHE_KEY, stamp, timeout=CACHE_TTL)
         return
-    except Exception:  # noqa: BLE001 - handled below: the change must not fail
+    except Exception:
         logger.warning("flags: could not publish the flag stamp to the cache")
     # The cached stamp is now older than the database one and readers trust it:
     # drop it so the next check of every process reads the database stamp
@@ -111,7 +111,7 @@ def publish_stamp(stamp: str) -> None:
     # an error from it and fall back to the database anyway.
     try:
         cache.delete(CACHE_KEY)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("flags: could not drop the stale flag stamp from the cache")
 
 

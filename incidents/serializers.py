@@ -130,8 +130,8 @@ class AlertmanagerAlertSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="firing or resolved.")
     labels = serializers.DictField(child=serializers.CharField())
     annotations = serializers.DictField(child=serializers.CharField(), required=False)
-    startsAt = serializers.DateTimeField(required=False)  # noqa: N815 - Alertmanager's name
-    endsAt = serializers.DateTimeField(required=False)  # noqa: N815
+    startsAt = serializers.DateTimeField(required=False)
+    endsAt = serializers.DateTimeField(required=False)
     fingerprint = serializers.CharField(required=False)
 
 

@@ -333,7 +333,7 @@ def read_cost() -> tuple[list[Issue], dict]:
     """Ask the costs app for the latest budget status through its public selector."""
     try:
         status = cost_selectors.latest_budget_status()
-    except Exception as exc:  # noqa: BLE001 - another app's failure must not stop the scan
+    except Exception as exc:
         return [], {"status": "invalid", "reason": redact(f"{type(exc).__name__}: {exc}")[:200]}
     if status is None:
         return [], {"status": "missing", "reason": "no cost report or no budget"}
@@ -392,12 +392,12 @@ def collect(now: dt.datetime) -> tuple[list[Issue], dict]:
             report["status"] = "ok"
         except SourceError as exc:
             report.update(status="invalid", reason=str(exc))
-        except Exception as exc:  # noqa: BLE001 - a scan must report, not crash
+        except Exception as exc:
             report.update(status="invalid", reason=redact(f"{type(exc).__name__}: {exc}")[:200])
     try:
         received, sources["alertmanager"] = read_received_alerts(now)
         alert_names.extend(received)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         sources["alertmanager"] = {
             "status": "invalid",
             "reason": redact(f"{type(exc).__name__}: {exc}")[:200],

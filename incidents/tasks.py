@@ -20,7 +20,7 @@ def scan() -> dict:
 
     try:
         result = services.scan(actor="schedule")
-    except Exception as exc:  # noqa: BLE001 - a scheduled task must not crash
+    except Exception as exc:
         error = redact(f"{type(exc).__name__}: {exc}")[:300]
         logger.exception("Incident scan failed")
         try:

@@ -213,13 +213,13 @@ def _record_crash(*, actor: str, error: BaseException, limit: int, started) -> D
             actor=actor,
             started=started,
         )
-    except Exception:  # noqa: BLE001 - e.g. the database itself is down
+    except Exception:
         logger.exception("support digest crash could not be recorded")
         return None
     try:
         mirror.write_now(STREAM, _line(result, actor))
         mirror.write_latest(LATEST, result.to_dict())
-    except Exception:  # noqa: BLE001 - the stored row still counts
+    except Exception:
         logger.exception("support digest crash %s could not be mirrored", result.digest_id)
     return result
 
@@ -261,7 +261,7 @@ def _parse(raw: bytes, *, uid: int, uidvalidity: int | None) -> Headers:
     """Parse one message's headers; one that cannot be parsed gets safe placeholders."""
     try:
         return parse_headers(raw, uidvalidity=uidvalidity, uid=uid)
-    except Exception:  # noqa: BLE001 - one bad message must not sink the digest
+    except Exception:
         logger.warning("support message UID %s: headers could not be parsed", uid, exc_info=True)
     return Headers(
         from_address="",

@@ -15,7 +15,7 @@ def digest() -> dict:
 
     try:
         result = run_digest(actor="schedule")
-    except Exception as exc:  # noqa: BLE001 - the worker must keep running
+    except Exception as exc:
         logger.exception("support digest crashed")
         if not isinstance(exc, DigestCrashed):  # not even the crash could be stored
             return {"ok": False, "digest_id": None, "error": "internal"}

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from bench.common import free_port, spawn_gunicorn, stop, wait_for_port  # noqa: F401 - re-exported
+from tests.processes import free_port, spawn_gunicorn, stop, wait_for_port  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 # The SQLite test database is a file under var/ (so child processes share it).

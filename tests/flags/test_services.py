@@ -164,7 +164,7 @@ def test_parallel_sets_from_threads_chain(settings):
     def worker(i):
         try:
             services.flag_set(key="conc", actor=f"api:t{i}", value=f"v{i}")
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import free_port
+from tests.processes import free_port
 
 CONFIG = """\
 base_dir = {tmp}/run
@@ -133,7 +133,7 @@ class DovecotServer:
         proc = subprocess.Popen(
             [binary, "-F", "-c", str(conf)],
             stdout=subprocess.DEVNULL,
-            stderr=open(tmp / "log" / "stderr.log", "wb"),  # noqa: SIM115
+            stderr=open(tmp / "log" / "stderr.log", "wb"),
         )
         server = cls(tmp, port, user, password, proc)
         try:

@@ -18,7 +18,7 @@ def test_concurrent_digests_announce_each_message_once(mailbox):
         try:
             start.wait(timeout=10)
             results.append(run_digest(actor="schedule", limit=30))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import urllib.request
 
-from bench.common import KEY, ROOT, gunicorn, manage, workspace
+from tests.processes import KEY, ROOT, gunicorn, manage, workspace
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance"
 
