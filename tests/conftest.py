@@ -109,3 +109,15 @@ def gunicorn_server(transactional_db, settings):
     yield start
     for proc in procs:
         stop(proc)
+
+
+# Fixtures that start a process of their own; a test using one is `external`
+# (skipped by `make test-fast`). Tests that spawn a process directly carry
+# `@pytest.mark.external` themselves.
+EXTERNAL_FIXTURES = {"gunicorn_server", "dovecot", "mailbox"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if EXTERNAL_FIXTURES & set(getattr(item, "fixturenames", ())) or "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.external)
