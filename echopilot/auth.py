@@ -10,6 +10,7 @@ import hashlib
 import hmac
 
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.authentication import BaseAuthentication
 
@@ -46,12 +47,12 @@ class ApiClient:
         return self.actor
 
 
-def admin_actor(request) -> str:
+def admin_actor(request: HttpRequest) -> str:
     """Return the `actor` recorded for a change made in the admin."""
     return f"admin:{request.user.get_username()}"
 
 
-def presented_key(request) -> bytes | None:
+def presented_key(request: HttpRequest) -> bytes | None:
     """Return the key the request carries, from whichever header it used."""
     meta = request.META
     key = meta.get("HTTP_X_DASH_KEY") or meta.get("HTTP_X_API_KEY")

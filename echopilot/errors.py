@@ -1,9 +1,10 @@
 """One error format for the API: `{"ok": false, "error": code, "detail": text}`."""
 
 import logging
+from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -63,7 +64,7 @@ def status_for(exc: domain.ServiceError) -> int:
     return next(status for cls, status in STATUSES if isinstance(exc, cls))
 
 
-def flatten(detail, prefix="") -> list[str]:
+def flatten(detail: Any, prefix: str = "") -> list[str]:
     """Turn DRF's nested error detail into `field: message` lines."""
     if isinstance(detail, dict):
         lines = []
@@ -82,13 +83,13 @@ def flatten(detail, prefix="") -> list[str]:
     return [f"{prefix}: {detail}" if prefix else str(detail)]
 
 
-def error_body(code: str, detail: str, **extra) -> dict:
+def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
     body = {"ok": False, "error": code, "detail": redact(detail)}
     body.update(extra)
     return body
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render every API exception in the JSON error format."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -110,16 +111,18 @@ def exception_handler(exc, context):
         detail = str(exc.detail)
 
     headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None) is not None:
-        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, int(wait + 0.999)))
     extra = getattr(exc, "extra", {}) or {}
     return Response(error_body(code, detail, **extra), status=exc.status_code, headers=headers)
 
 
-def _wants_json(request) -> bool:
-    return request.path.startswith(("/api/", "/ofrep/"))
+def _wants_json(request: HttpRequest) -> bool:
+    return bool(request.path.startswith(("/api/", "/ofrep/")))
 
 
 def handler404(request, exception=None):

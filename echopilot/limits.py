@@ -34,7 +34,7 @@ class Range:
         return math.isfinite(value) and low_ok and value <= self.maximum
 
 
-def _number(value) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
@@ -71,6 +71,8 @@ def clamped(name: str, rng: Range) -> float:
     Too large (or infinite) becomes the maximum; missing, not a number, NaN or
     below the minimum becomes the default.
     """
+    if rng.default is None:
+        raise ValueError(f"{name}: clamped() needs a Range with a default")
     number = _number(getattr(settings, name, None))
     if (
         number is None

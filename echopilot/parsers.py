@@ -58,7 +58,7 @@ def json_problem(value: Any, max_depth: int = MAX_DEPTH) -> str | None:
     return None
 
 
-def check_json(value, max_depth: int = MAX_DEPTH) -> None:
+def check_json(value: object, max_depth: int = MAX_DEPTH) -> None:
     """Raise ParseError if `value` nests too deep or holds an unstorable string."""
     problem = json_problem(value, max_depth)
     if problem:

@@ -2,6 +2,7 @@
 
 import json
 import math
+from typing import Any
 
 from rest_framework import renderers
 
@@ -17,7 +18,7 @@ def finite(value):
     return value
 
 
-def dumps(value, **kwargs) -> str:
+def dumps(value: Any, **kwargs: Any) -> str:
     """Serialize to JSON (compact unless `indent` is given); undefined numbers become `null`."""
     if kwargs.get("indent") is None:
         kwargs.setdefault("separators", (",", ":"))

@@ -28,7 +28,7 @@ class Entry:
 REGISTRY: dict[str, Entry] = {}
 
 
-def register(name: str, func: str, *, minutes: int | None = None, cron: str | None = None):
+def register(name: str, func: str, *, minutes: int | None = None, cron: str | None = None) -> None:
     """Declare a periodic task: every `minutes`, or on a `cron` line (UTC)."""
     if (minutes is None) == (cron is None):
         raise ValueError(f"schedule {name!r}: give exactly one of minutes= or cron=")
@@ -43,10 +43,11 @@ def discover() -> dict[str, Entry]:
 def next_cron_run(cron: str, after: dt.datetime) -> dt.datetime:
     from croniter import croniter
 
-    return croniter(cron, after).get_next(dt.datetime)
+    following: dt.datetime = croniter(cron, after).get_next(dt.datetime)
+    return following
 
 
-def sync(entries=None) -> list[tuple[str, str]]:
+def sync(entries: dict[str, Entry] | None = None) -> list[tuple[str, str]]:
     """Create or update a Schedule per registry entry; return (name, action) pairs."""
     from django_q.models import Schedule
 

@@ -17,7 +17,7 @@ def secret_values() -> tuple[str, ...]:
 @functools.lru_cache(maxsize=8)
 def _secret_values(names: tuple[str, ...], raw: tuple[str, ...]) -> tuple[str, ...]:
     # Cached on the raw values, so a changed setting (or override_settings) is seen.
-    values = set()
+    values: set[str] = set()
     for name, value in zip(names, raw, strict=True):
         parts = value.split(",") if name == "DASHBOARD_KEY" else [value]
         values.update(p.strip() for p in parts if len(p.strip()) >= 4)

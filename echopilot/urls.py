@@ -1,9 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from echopilot.views import ApiNotFoundView, DocsView, HealthView, PingView, RedocView, SchemaView
 
-api = [
+api: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
     path("ping", PingView.as_view(), name="ping"),
     path("schema/", SchemaView.as_view(), name="schema"),

@@ -1,11 +1,14 @@
 """Views the whole API shares: health, key check, and JSON 404s under /api/."""
 
+from typing import Any
+
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,7 +17,7 @@ from echopilot.renderers import JSONRenderer
 from echopilot.serializers import ErrorSerializer, OkSerializer
 
 
-def parse_query(serializer_class, request) -> dict:
+def parse_query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
     """Validate the query string with a StrictSerializer; return the validated data.
 
     DRF's own `format` parameter is dropped; a parameter given twice is refused,
@@ -28,7 +31,8 @@ def parse_query(serializer_class, request) -> dict:
     data.pop("format", None)
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    validated: dict[str, Any] = serializer.validated_data
+    return validated
 
 
 class HealthView(APIView):
@@ -85,10 +89,10 @@ class ApiNotFoundView(APIView):
     get = post = put = patch = delete = _not_found
 
 
-class JsonErrorsMixin:
+class JsonErrorsMixin(APIView):
     """Render errors as JSON on views whose normal output is HTML or YAML."""
 
-    def handle_exception(self, exc):
+    def handle_exception(self, exc: Exception) -> Response:
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
         return super().handle_exception(exc)

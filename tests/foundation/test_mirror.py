@@ -72,6 +72,7 @@ def _writer(worker: int, count: int) -> None:
     os._exit(0)
 
 
+@pytest.mark.external
 def test_concurrent_appends_from_processes_lose_and_tear_nothing(log_dir):
     workers, count = 6, 400
     ctx = multiprocessing.get_context("fork")

@@ -36,6 +36,7 @@ def manage(settings, *args, **env):
     )
 
 
+@pytest.mark.external
 @pytest.mark.django_db
 def test_production_settings_pass_check_deploy(settings):
     result = manage(settings, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
@@ -43,6 +44,7 @@ def test_production_settings_pass_check_deploy(settings):
     assert "no issues" in result.stdout
 
 
+@pytest.mark.external
 @pytest.mark.django_db
 def test_local_defaults_fail_check_deploy(settings):
     result = manage(settings, "check", "--deploy", "--fail-level", "WARNING", SECRET_KEY="")
@@ -50,6 +52,7 @@ def test_local_defaults_fail_check_deploy(settings):
     assert "echopilot.E004" in result.stderr
 
 
+@pytest.mark.external
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "name, value",
@@ -66,6 +69,7 @@ def test_unusable_configuration_fails_the_system_check(settings, name, value):
     assert name in result.stderr, result.stderr
 
 
+@pytest.mark.external
 def test_short_dashboard_key_fails_the_check(settings):
     result = manage(settings, "check", DASHBOARD_KEY="short")
     assert result.returncode != 0 and "echopilot.E003" in result.stderr
@@ -135,6 +139,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.external
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_writing_sqlite_never_see_database_locked(settings):
     if connection.vendor != "sqlite":
