@@ -127,9 +127,9 @@ def run() -> list[str]:
         # End to end: the whole report (DB, tasks, bandwidth) with the tree configured.
         env = dict(env, COST_STORAGE_DIRS=str(big))
         started = time.perf_counter()
-        manage("cost_report", "--dry-run", env=env)
+        manage("costs", "report", "--dry-run", env=env)
         print(
-            f"  manage.py cost_report --dry-run with the 100k tree: "
+            f"  manage.py costs report --dry-run with the 100k tree: "
             f"{time.perf_counter() - started:.2f}s (incl. interpreter start)"
         )
         _ = expected_small

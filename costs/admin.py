@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from costs import selectors, services
-from costs.charts import trend_svg
+from costs.charts import trend_chart
 from costs.models import BandwidthCounter, CostReport
 from echopilot.admin import ReadOnlyAdmin
 from echopilot.auth import admin_actor
@@ -66,10 +66,10 @@ class CostReportAdmin(ReadOnlyAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        points = selectors.trend_points(limit=365)
+        points = selectors.trend_points()
         latest = CostReport.objects.order_by("-created_at", "-id").first()
         extra = {
-            "trend_chart": trend_svg(
+            "trend_chart": trend_chart(
                 points,
                 currency=latest.currency if latest else settings.COST_CURRENCY,
                 budget=services.configured_budget(),

@@ -1,13 +1,25 @@
 """Reads of stored cost reports; other apps use these, never the models."""
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from echopilot import mirror
+from echopilot.exceptions import Invalid
+
+if TYPE_CHECKING:
+    from costs.models import CostReport
+
+# The history window in days: the one definition the API, the command and this
+# selector use.
+HISTORY_DAYS = 90
+MAX_HISTORY_DAYS = 3650
+# Stored reports the admin's trend chart plots (the latest, about a year of dailies).
+TREND_POINTS = 365
 
 
-def latest_budget_status() -> dict | None:
+def latest_budget_status() -> dict[str, Any] | None:
     """Return the budget status of the latest stored cost report, or None (no report stored, or no budget in that report)."""  # noqa: E501
     from costs.models import CostReport
 
@@ -40,21 +52,32 @@ def latest_budget_status() -> dict | None:
     }
 
 
-def report_dict(report) -> dict:
+def report_dict(report: "CostReport") -> dict[str, Any]:
     """Return a stored report as the API shows it: its id and the stored payload."""
     return {"id": report.id, "actor": report.actor, **report.payload}
 
 
-def reports_in_window(*, days: int, now: dt.datetime | None = None) -> list[dict]:
-    """Return the reports stored in the last `days` days, oldest first."""
+def reports_in_window(*, days: int, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Return the reports stored in the last `days` days, oldest first.
+
+    Raise `Invalid` unless `days` is a whole number from 1 to MAX_HISTORY_DAYS.
+    """
     from costs.models import CostReport
 
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_HISTORY_DAYS:
+        raise Invalid(f"days must be a whole number from 1 to {MAX_HISTORY_DAYS}")
     since = (now or timezone.now()) - dt.timedelta(days=days)
     rows = CostReport.objects.filter(created_at__gte=since).order_by("created_at", "id")
     return [report_dict(r) for r in rows.iterator(chunk_size=500)]
 
 
-def trend_points(*, limit: int = 365) -> list[tuple[dt.datetime, float]]:
+def history(*, days: int = HISTORY_DAYS, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Return the body of the history: `{"ok": true, "count": n, "reports": [...]}`."""
+    reports = reports_in_window(days=days, now=now)
+    return {"ok": True, "count": len(reports), "reports": reports}
+
+
+def trend_points(*, limit: int = TREND_POINTS) -> list[tuple[dt.datetime, float]]:
     """Return (created_at, total_monthly_usd) of the latest `limit` reports, oldest first."""
     from costs.models import CostReport
 

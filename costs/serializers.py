@@ -2,16 +2,25 @@
 
 from rest_framework import serializers
 
+from costs.selectors import HISTORY_DAYS, MAX_HISTORY_DAYS
 from echopilot.serializers import QueryBooleanField, QueryIntegerField, StrictSerializer
 
 
 class CostReportQuerySerializer(StrictSerializer):
-    save = QueryBooleanField(required=False, default=False, help_text="Store the report.")
+    # The query parameter is the seed's `save`; the field shadows Serializer.save(),
+    # which this input-only serializer never calls.
+    save = QueryBooleanField(  # type: ignore[assignment]
+        required=False, default=False, help_text="Store the report."
+    )
 
 
 class CostHistoryQuerySerializer(StrictSerializer):
     days = QueryIntegerField(
-        required=False, default=90, min_value=1, max_value=3650, help_text="Window in days."
+        required=False,
+        default=HISTORY_DAYS,
+        min_value=1,
+        max_value=MAX_HISTORY_DAYS,
+        help_text="Window in days.",
     )
 
 

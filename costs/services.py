@@ -8,6 +8,7 @@ the report; `total_monthly_usd` is the rounded sum of the unrounded parts.
 import datetime as dt
 import logging
 import os
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -15,6 +16,9 @@ from django.utils import timezone
 
 from echopilot import mirror
 from echopilot.secrets import redact
+
+if TYPE_CHECKING:
+    from costs.models import CostReport
 
 logger = logging.getLogger("costs")
 
@@ -33,7 +37,7 @@ def _r(value: float, places: int = 6) -> float:
     return round(float(value), places)
 
 
-def parse_thresholds(raw) -> list[float]:
+def parse_thresholds(raw: object) -> list[float]:
     """Parse `COST_BUDGET_THRESHOLDS` ("50,80,100") into sorted percentages.
 
     Raise ValueError for anything that is not a list of positive numbers.
@@ -67,7 +71,7 @@ def thresholds() -> list[float]:
         return list(DEFAULT_THRESHOLDS)
 
 
-def pricing() -> dict:
+def pricing() -> dict[str, float]:
     return {
         "storage_per_gb_month": float(settings.COST_STORAGE_PER_GB_MONTH),
         "cpu_per_hour": float(settings.COST_CPU_PER_HOUR),
@@ -96,7 +100,7 @@ def storage_roots() -> list[tuple[str, str, bool]]:
     return roots
 
 
-def measure_storage() -> dict:
+def measure_storage() -> dict[str, Any]:
     """Walk the configured paths; return bytes, files, skipped and the breakdown."""
     from costs.storage import RootSize, scan_root
 
@@ -143,7 +147,7 @@ def measure_storage() -> dict:
 # --- Compute -------------------------------------------------------------------
 
 
-def measure_compute(start: dt.datetime, end: dt.datetime) -> dict:
+def measure_compute(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     """Sum the time Django-Q2 tasks ran inside [start, end) and project it to a month.
 
     A run lasts stopped - started (as the cost issue prescribes). Django-Q2 sets
@@ -178,7 +182,7 @@ def measure_compute(start: dt.datetime, end: dt.datetime) -> dict:
 # --- Bandwidth -------------------------------------------------------------------
 
 
-def measure_bandwidth(start: dt.datetime, end: dt.datetime) -> dict:
+def measure_bandwidth(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     """Return API response bytes over [start, end) from the per-day counters.
 
     Counters are per UTC day, so the day the window starts in is taken pro rata
@@ -220,11 +224,12 @@ def configured_budget() -> float | None:
     return None if budget is None else float(budget)
 
 
-def budget_status(total: float, budget: float | None) -> dict | None:
+def budget_status(total: float, budget: float | None) -> dict[str, Any] | None:
     """Compare a projected monthly total with the budget (None without a budget)."""
     if budget is None:
         return None
     levels = thresholds()
+    percent: float | None
     if budget > 0:
         percent = total / budget * 100.0
     else:  # a zero budget: any spending is over it, and a percentage is undefined
@@ -242,7 +247,7 @@ def budget_status(total: float, budget: float | None) -> dict | None:
     }
 
 
-def _closest_report(target: dt.datetime, before: dt.datetime):
+def _closest_report(target: dt.datetime, before: dt.datetime) -> "CostReport | None":
     from costs.models import CostReport
 
     qs = CostReport.objects.filter(created_at__lt=before).only(
@@ -264,9 +269,9 @@ def _closest_report(target: dt.datetime, before: dt.datetime):
     return min(candidates, key=lambda r: abs((r.created_at - target).total_seconds()))
 
 
-def trend(now: dt.datetime, total: float) -> dict:
+def trend(now: dt.datetime, total: float) -> dict[str, dict[str, Any] | None]:
     """Compare `total` with the stored reports closest to 7 and 30 days before `now`."""
-    out = {}
+    out: dict[str, dict[str, Any] | None] = {}
     for days in TREND_DAYS:
         report = _closest_report(now - dt.timedelta(days=days), now)
         if report is None:
@@ -286,7 +291,7 @@ def trend(now: dt.datetime, total: float) -> dict:
 # --- The report ----------------------------------------------------------------------
 
 
-def compute_report(*, now: dt.datetime | None = None) -> dict:
+def compute_report(*, now: dt.datetime | None = None) -> dict[str, Any]:
     """Measure everything and return the report (nothing is stored)."""
     now = (now or timezone.now()).astimezone(dt.UTC)
     start = now - WINDOW
@@ -295,7 +300,7 @@ def compute_report(*, now: dt.datetime | None = None) -> dict:
     bandwidth = measure_bandwidth(start, now)
     total = storage["monthly_usd"] + compute["monthly_usd"] + bandwidth["monthly_usd"]
     budget = configured_budget()
-    report = {
+    report: dict[str, Any] = {
         "ok": True,
         "ts_iso": mirror.now_iso(now),
         "storage": {
@@ -343,7 +348,7 @@ def compute_report(*, now: dt.datetime | None = None) -> dict:
     return report
 
 
-def create_report(*, save: bool, actor: str, now: dt.datetime | None = None) -> dict:
+def create_report(*, save: bool, actor: str, now: dt.datetime | None = None) -> dict[str, Any]:
     """Compute a cost report; with `save`, store it (row, NDJSON line, latest JSON file).
 
     Return the report; a stored one also carries `report_id`.
@@ -393,29 +398,30 @@ def prune_tasks(*, now: dt.datetime | None = None) -> int:
 
     cutoff = (now or timezone.now()) - TASK_RETENTION
     deleted, _ = Task.objects.filter(stopped__lt=cutoff).delete()
-    return deleted
+    return int(deleted)
 
 
-def daily_report(*, actor: str = "schedule") -> dict:
+def daily_report(*, actor: str = "schedule") -> dict[str, Any]:
     """Store the day's report and prune old task records; never raise."""
-    result = {"ok": True, "report_id": None, "pruned_tasks": 0, "errors": []}
+    errors: list[str] = []
+    result: dict[str, Any] = {"ok": True, "report_id": None, "pruned_tasks": 0, "errors": errors}
     try:
         result["pruned_tasks"] = prune_tasks()
     except Exception as exc:
         logger.exception("pruning task records failed")
-        result["errors"].append(redact(f"prune: {exc.__class__.__name__}: {exc}")[:300])
+        errors.append(redact(f"prune: {exc.__class__.__name__}: {exc}")[:300])
     try:
         report = create_report(save=True, actor=actor)
         result["report_id"] = report["report_id"]
         result["total_monthly_usd"] = report["total_monthly_usd"]
     except Exception as exc:
         logger.exception("daily cost report failed")
-        result["errors"].append(redact(f"report: {exc.__class__.__name__}: {exc}")[:300])
-    if result["errors"]:
+        errors.append(redact(f"report: {exc.__class__.__name__}: {exc}")[:300])
+    if errors:
         result["ok"] = False
         try:
             mirror.write_now(
-                STREAM, {"type": "cost_report_failed", "actor": actor, "errors": result["errors"]}
+                STREAM, {"type": "cost_report_failed", "actor": actor, "errors": errors}
             )
         except Exception:
             logger.exception("could not record the failure")

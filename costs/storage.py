@@ -8,6 +8,7 @@ equals the sum of `find DIR -type f -printf '%s\\n'` on the same tree.
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # How many top-level subfolders a breakdown names; the rest are summed as one.
@@ -62,7 +63,9 @@ class RootSize:
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-def _scan_fd(fd: int, directory: str, size: TreeSize, subfolder) -> None:
+def _scan_fd(
+    fd: int, directory: str, size: TreeSize, subfolder: Callable[[str, str], None]
+) -> None:
     """Add the files of the open directory `fd`; hand its subfolders to `subfolder`."""
     nbytes = files = skipped = 0
     join = os.path.join

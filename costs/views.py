@@ -35,11 +35,15 @@ class CostHistoryView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("days", int, description="Window in days, 1-3650 (default 90).")
+            OpenApiParameter(
+                "days",
+                int,
+                description=f"Window in days, 1-{selectors.MAX_HISTORY_DAYS} "
+                f"(default {selectors.HISTORY_DAYS}).",
+            )
         ],
         responses={200: CostHistoryResponseSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
     )
     def get(self, request):
         query = parse_query(CostHistoryQuerySerializer, request)
-        reports = selectors.reports_in_window(days=query["days"])
-        return Response({"ok": True, "count": len(reports), "reports": reports})
+        return Response(selectors.history(days=query["days"]))

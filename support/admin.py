@@ -8,7 +8,7 @@ from support.models import Digest, DigestItem, Message
 
 class DigestItemInline(admin.TabularInline):
     model = DigestItem
-    fields = ["position", "message", "uid", "new", "urgent"]
+    fields = ("position", "message", "uid", "new", "urgent")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -6,7 +6,7 @@ parse but cannot work.
 """
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from echopilot.limits import Range, range_errors
 
@@ -16,7 +16,7 @@ LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 @register()
 def imap_settings(app_configs, **kwargs):
-    errors = []
+    errors: list[CheckMessage] = []
     port = settings.IMAP_PORT
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         errors.append(

@@ -10,6 +10,7 @@ detail that never contains the password.
 import imaplib
 import re
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from echopilot.secrets import redact
@@ -52,7 +53,7 @@ class Fetched:
 
 
 class ImapFailure(Exception):
-    def __init__(self, code: str, detail: str):
+    def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
@@ -65,7 +66,7 @@ def _clean(config: ImapConfig, text: str) -> str:
     return redact(text)
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     """Render a server answer (bytes, str, or a list/tuple of them) as one line."""
     if isinstance(value, list | tuple):
         return " ".join(_text(v) for v in value if v is not None)
@@ -99,7 +100,7 @@ def _login(conn: imaplib.IMAP4, config: ImapConfig) -> None:
         conn.authenticate("PLAIN", lambda _challenge: secret)
 
 
-def _parse_fetch(data: list) -> dict[int, bytes]:
+def _parse_fetch(data: Sequence[object]) -> dict[int, bytes]:
     """Map UID -> header bytes from a FETCH response."""
     found: dict[int, bytes] = {}
     for part in data:
@@ -110,73 +111,89 @@ def _parse_fetch(data: list) -> dict[int, bytes]:
     return found
 
 
+@dataclass
+class _Progress:
+    """How far one read of the mailbox got: for the failure detail and the goodbye."""
+
+    stage: str = "connect"
+    healthy: bool = True  # False once the connection is unusable: no polite LOGOUT then
+
+
 def fetch_unseen(config: ImapConfig, limit: int) -> Fetched:
     """Return the headers of the `limit` newest unread messages (highest UID first)."""
     conn = None
-    stage = "connect"
-    healthy = True  # False once the connection is unusable: no polite LOGOUT then
+    progress = _Progress()
     try:
         conn = _connect(config)
-        stage = "login"
+        progress.stage = "login"
         _login(conn, config)
-        stage = "mailbox"
-        status, data = conn.select(quote_mailbox(config.mailbox), readonly=True)
-        if status != "OK":
-            raise ImapFailure(
-                MAILBOX, f"Mailbox {config.mailbox!r} cannot be opened: {_text(data)}"
-            )
-        uidvalidity = conn.response("UIDVALIDITY")[1]
-        stage = "search"
-        status, data = conn.uid("SEARCH", "UNSEEN")
-        if status != "OK":
-            raise ImapFailure(CONNECT, f"UID SEARCH UNSEEN failed: {_text(data)}")
-        uids = sorted({int(u) for u in b" ".join(d for d in data if d).split()})
-        wanted = uids[::-1][:limit]
-        headers: list[tuple[int, bytes]] = []
-        if wanted:
-            stage = "fetch"
-            message_set = ",".join(str(u) for u in sorted(wanted))
-            status, data = conn.uid("FETCH", message_set, f"(UID {HEADER_FIELDS})")
-            if status != "OK":
-                raise ImapFailure(CONNECT, f"UID FETCH failed: {_text(data)}")
-            by_uid = _parse_fetch(data)
-            # A message expunged between SEARCH and FETCH is simply absent.
-            headers = [(uid, by_uid[uid]) for uid in wanted if uid in by_uid]
-        return Fetched(
-            unseen=len(uids),
-            uidvalidity=int(uidvalidity[0]) if uidvalidity and uidvalidity[0] else None,
-            headers=headers,
-        )
+        return _read(conn, config, limit, progress)
     except ImapFailure as exc:
         raise ImapFailure(exc.code, _clean(config, exc.detail)) from None
-    except TimeoutError as exc:
-        healthy = False
-        detail = f"No answer from {config.where} within {config.timeout:g}s (during {stage})."
-        raise ImapFailure(TIMEOUT, _clean(config, detail)) from exc
-    except ssl.SSLError as exc:
-        healthy = False
-        detail = f"TLS with {config.where} failed: {exc.reason or exc}"
-        raise ImapFailure(CONNECT, _clean(config, detail)) from exc
-    except imaplib.IMAP4.abort as exc:
-        healthy = False
-        detail = f"{config.where} closed the connection (during {stage}): {_text(exc.args)}"
-        raise ImapFailure(CONNECT, _clean(config, detail)) from exc
-    except imaplib.IMAP4.error as exc:
-        if stage == "login":
-            detail = f"Login as {config.user!r} on {config.where} refused: {_text(exc.args)}"
-            raise ImapFailure(AUTH, _clean(config, detail)) from exc
-        if stage == "mailbox":
-            detail = f"Mailbox {config.mailbox!r} cannot be opened: {_text(exc.args)}"
-            raise ImapFailure(MAILBOX, _clean(config, detail)) from exc
-        detail = f"{config.where} refused {stage}: {_text(exc.args)}"
-        raise ImapFailure(CONNECT, _clean(config, detail)) from exc
-    except (OSError, ValueError, UnicodeError) as exc:
-        healthy = False
-        detail = f"Cannot reach {config.where} (during {stage}): {exc}"
-        raise ImapFailure(CONNECT, _clean(config, detail)) from exc
+    except (imaplib.IMAP4.error, OSError, ValueError, UnicodeError) as exc:
+        # OSError covers TimeoutError and ssl.SSLError; _failure tells them apart.
+        raise _failure(exc, config, progress) from exc
     finally:
         if conn is not None:
             try:
-                conn.logout() if healthy else conn.shutdown()
+                conn.logout() if progress.healthy else conn.shutdown()
             except (OSError, imaplib.IMAP4.error, ValueError):
                 pass
+
+
+def _read(conn: imaplib.IMAP4, config: ImapConfig, limit: int, progress: _Progress) -> Fetched:
+    """Open the mailbox read-only, find the unread UIDs, fetch the newest `limit` headers."""
+    progress.stage = "mailbox"
+    status, data = conn.select(quote_mailbox(config.mailbox), readonly=True)
+    if status != "OK":
+        raise ImapFailure(MAILBOX, f"Mailbox {config.mailbox!r} cannot be opened: {_text(data)}")
+    uidvalidity = conn.response("UIDVALIDITY")[1]
+    progress.stage = "search"
+    status, data = conn.uid("SEARCH", "UNSEEN")
+    if status != "OK":
+        raise ImapFailure(CONNECT, f"UID SEARCH UNSEEN failed: {_text(data)}")
+    uids = sorted({int(u) for u in b" ".join(d for d in data if d).split()})
+    wanted = uids[::-1][:limit]
+    headers: list[tuple[int, bytes]] = []
+    if wanted:
+        progress.stage = "fetch"
+        message_set = ",".join(str(u) for u in sorted(wanted))
+        status, data = conn.uid("FETCH", message_set, f"(UID {HEADER_FIELDS})")
+        if status != "OK":
+            raise ImapFailure(CONNECT, f"UID FETCH failed: {_text(data)}")
+        by_uid = _parse_fetch(data)
+        # A message expunged between SEARCH and FETCH is simply absent.
+        headers = [(uid, by_uid[uid]) for uid in wanted if uid in by_uid]
+    return Fetched(
+        unseen=len(uids),
+        uidvalidity=int(uidvalidity[0]) if uidvalidity and uidvalidity[0] else None,
+        headers=headers,
+    )
+
+
+def _failure(exc: Exception, config: ImapConfig, progress: _Progress) -> ImapFailure:
+    """Turn what went wrong during `progress.stage` into an `ImapFailure` without secrets."""
+    stage = progress.stage
+    if isinstance(exc, imaplib.IMAP4.error) and not isinstance(exc, imaplib.IMAP4.abort):
+        # The server answered NO or BAD: the connection itself is still fine.
+        if stage == "login":
+            code = AUTH
+            detail = f"Login as {config.user!r} on {config.where} refused: {_text(exc.args)}"
+        elif stage == "mailbox":
+            code = MAILBOX
+            detail = f"Mailbox {config.mailbox!r} cannot be opened: {_text(exc.args)}"
+        else:
+            code, detail = CONNECT, f"{config.where} refused {stage}: {_text(exc.args)}"
+        return ImapFailure(code, _clean(config, detail))
+    progress.healthy = False
+    code = CONNECT
+    if isinstance(exc, TimeoutError):
+        code = TIMEOUT
+        detail = f"No answer from {config.where} within {config.timeout:g}s (during {stage})."
+    elif isinstance(exc, ssl.SSLError):
+        detail = f"TLS with {config.where} failed: {exc.reason or exc}"
+    elif isinstance(exc, imaplib.IMAP4.abort):
+        detail = f"{config.where} closed the connection (during {stage}): {_text(exc.args)}"
+    else:
+        detail = f"Cannot reach {config.where} (during {stage}): {exc}"
+    return ImapFailure(code, _clean(config, detail))

@@ -4,6 +4,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+# How many messages one digest lists: the one definition the API, the command,
+# the service and this table's constraint use (the migration spells out 100).
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
 
 class ErrorCode(models.TextChoices):
     IMAP_CONNECT = "imap_connect", "Cannot connect (refused, DNS, TLS, protocol)"
@@ -36,7 +41,7 @@ class Digest(models.Model):
     )
     detail = models.TextField(blank=True, help_text="Human text of the failure (no secrets).")
     mailbox = models.CharField(max_length=255, blank=True, help_text="The mailbox read.")
-    limit = models.PositiveSmallIntegerField(help_text="Most messages asked for (1-100).")
+    limit = models.PositiveSmallIntegerField(help_text=f"Most messages asked for (1-{MAX_LIMIT}).")
     unseen = models.PositiveIntegerField(
         null=True, blank=True, help_text="Unread messages in the mailbox at the time."
     )
@@ -67,7 +72,8 @@ class Digest(models.Model):
                 name="support_digest_counts_within_count",
             ),
             models.CheckConstraint(
-                condition=Q(limit__gte=1, limit__lte=100), name="support_digest_limit_range"
+                condition=Q(limit__gte=1, limit__lte=MAX_LIMIT),
+                name="support_digest_limit_range",
             ),
         ]
 

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from echopilot.serializers import StrictBooleanField, StrictIntegerField, StrictSerializer
-from support.services import DEFAULT_LIMIT, MAX_LIMIT
+from support.models import DEFAULT_LIMIT, MAX_LIMIT
 
 
 class SupportDigestRequestSerializer(StrictSerializer):

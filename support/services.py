@@ -1,24 +1,25 @@
 """The support digest: one operation, called by the API, the command and the schedule."""
 
+import datetime as dt
 import logging
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from echopilot import mirror
+from echopilot.exceptions import Invalid
 from echopilot.secrets import redact
 from support import imap
 from support.headers import Headers, parse_headers, synthetic_key
-from support.models import Digest, DigestItem, ErrorCode, Message
+from support.models import DEFAULT_LIMIT, MAX_LIMIT, Digest, DigestItem, ErrorCode, Message
 
 logger = logging.getLogger("support")
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
 STREAM = "support_digest"
 LATEST = "support_digest.json"
 
@@ -61,7 +62,7 @@ class DigestResult:
     ok: bool
     dry_run: bool
     digest_id: int | None
-    items: list[dict] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
     unseen: int | None = None
     error: str = ""
     detail: str = ""
@@ -81,7 +82,7 @@ class DigestResult:
     def urgent_count(self) -> int:
         return sum(1 for item in self.items if item.get("urgent"))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         if not self.ok:
             return {
                 "ok": False,
@@ -92,7 +93,7 @@ class DigestResult:
                 "mailbox": self.mailbox,
                 "generated_at": self.generated_at,
             }
-        body = {
+        body: dict[str, Any] = {
             "ok": True,
             "count": self.count,
             "dry_run": self.dry_run,
@@ -125,7 +126,7 @@ def imap_config() -> imap.ImapConfig | None:
     )
 
 
-def urgent_pattern() -> re.Pattern | None:
+def urgent_pattern() -> re.Pattern[str] | None:
     """Compile `SUPPORT_URGENT_KEYWORDS` into one case-insensitive whole-word pattern."""
     words = [w.strip() for w in settings.SUPPORT_URGENT_KEYWORDS or [] if w and w.strip()]
     if not words:
@@ -134,11 +135,11 @@ def urgent_pattern() -> re.Pattern | None:
     return re.compile(rf"(?<!\w)(?:{alternatives}){_SUFFIXES}(?!\w)", re.IGNORECASE)
 
 
-def is_urgent(subject: str, pattern: re.Pattern | None) -> bool:
+def is_urgent(subject: str, pattern: re.Pattern[str] | None) -> bool:
     return bool(pattern and pattern.search(subject))
 
 
-def _item(headers: Headers, *, new: bool, urgent: bool) -> dict:
+def _item(headers: Headers, *, new: bool, urgent: bool) -> dict[str, Any]:
     return {
         "from": headers.from_address,
         "from_name": headers.from_name,
@@ -150,7 +151,7 @@ def _item(headers: Headers, *, new: bool, urgent: bool) -> dict:
     }
 
 
-def _line(result: DigestResult, actor: str) -> dict:
+def _line(result: DigestResult, actor: str) -> dict[str, Any]:
     return {"type": "digest", "ts_iso": result.generated_at, "actor": actor, **result.to_dict()}
 
 
@@ -164,12 +165,14 @@ def _publish(result: DigestResult, actor: str) -> None:
 class DigestCrashed(Exception):
     """A digest failed unexpectedly; it is stored with `error="internal"` as `result`."""
 
-    def __init__(self, result: DigestResult):
+    def __init__(self, result: DigestResult) -> None:
         self.result = result
         super().__init__(f"support digest {result.digest_id} crashed: {result.detail}")
 
 
-def _store_failure(*, code: str, detail: str, mailbox: str, limit, actor, started) -> DigestResult:
+def _store_failure(
+    *, code: str, detail: str, mailbox: str, limit: int, actor: str, started: float
+) -> DigestResult:
     """Store a failed digest in its own transaction; the caller mirrors it."""
     now = timezone.now()
     detail = redact(detail)
@@ -196,7 +199,9 @@ def _store_failure(*, code: str, detail: str, mailbox: str, limit, actor, starte
     )
 
 
-def _record_crash(*, actor: str, error: BaseException, limit: int, started) -> DigestResult | None:
+def _record_crash(
+    *, actor: str, error: BaseException, limit: int, started: float
+) -> DigestResult | None:
     """Store and mirror a digest that failed unexpectedly; None if even that fails.
 
     The detail names only the exception type: its text may quote configuration
@@ -224,7 +229,7 @@ def _record_crash(*, actor: str, error: BaseException, limit: int, started) -> D
     return result
 
 
-def _store_dry_run(*, limit, actor, reason, started) -> DigestResult:
+def _store_dry_run(*, limit: int, actor: str, reason: str, started: float) -> DigestResult:
     pattern = urgent_pattern()
     items = [
         {**sample, "new": False, "urgent": is_urgent(sample["subject"], pattern), "sample": True}
@@ -275,10 +280,14 @@ def _parse(raw: bytes, *, uid: int, uidvalidity: int | None) -> Headers:
     )
 
 
-def _store_messages(*, fetched: imap.Fetched, config, limit, actor, started) -> DigestResult:
-    """Record the digest and its messages in one transaction; decide what is new."""
+# One listed message: its UID, its decoded headers, whether it is urgent.
+Listed = tuple[int, Headers, bool]
+
+
+def _listed(fetched: imap.Fetched) -> list[Listed]:
+    """Parse the fetched headers, newest first; a message delivered twice is listed once."""
     pattern = urgent_pattern()
-    parsed: list[tuple[int, Headers, bool]] = []
+    listed: list[Listed] = []
     keys_seen: set[str] = set()
     for uid, raw in fetched.headers:
         headers = _parse(raw, uid=uid, uidvalidity=fetched.uidvalidity)
@@ -286,8 +295,68 @@ def _store_messages(*, fetched: imap.Fetched, config, limit, actor, started) -> 
         if headers.key in keys_seen:
             continue
         keys_seen.add(headers.key)
-        parsed.append((uid, headers, is_urgent(headers.subject, pattern)))
+        listed.append((uid, headers, is_urgent(headers.subject, pattern)))
+    return listed
 
+
+def _new_message(headers: Headers, *, urgent: bool, now: dt.datetime, digest: Digest) -> Message:
+    return Message(
+        key=headers.key,
+        message_id=headers.message_id,
+        synthetic=headers.synthetic,
+        from_address=headers.from_address[:320],
+        from_name=headers.from_name[:255],
+        subject=headers.subject,
+        date=headers.date,
+        urgent=urgent,
+        first_seen=now,
+        last_seen=now,
+        seen_count=1,
+        first_digest=digest,
+    )
+
+
+def _record_items(digest: Digest, listed: list[Listed], now: dt.datetime) -> list[dict[str, Any]]:
+    """Store or update each listed message and its place in `digest`; return the items.
+
+    Runs inside the digest's transaction: locking the known rows makes a
+    concurrent digest wait, so each message is announced as new by exactly one.
+    """
+    keys = {headers.key for _, headers, _ in listed}
+    existing = {m.key: m for m in Message.objects.select_for_update().filter(key__in=keys)}
+    created: list[Message] = []
+    updated: list[Message] = []
+    items: list[dict[str, Any]] = []
+    entries: list[tuple[Message, int, int, bool, bool]] = []
+    for position, (uid, headers, urgent) in enumerate(listed):
+        message = existing.get(headers.key)
+        new = message is None
+        if message is None:
+            message = _new_message(headers, urgent=urgent, now=now, digest=digest)
+            created.append(message)
+        else:
+            message.last_seen = now
+            message.seen_count += 1
+            message.urgent = urgent
+            updated.append(message)
+        items.append(_item(headers, new=new, urgent=urgent))
+        entries.append((message, position, uid, new, urgent))
+    Message.objects.bulk_create(created)
+    if updated:
+        Message.objects.bulk_update(updated, ["last_seen", "seen_count", "urgent"])
+    # Built after bulk_create, so the new messages have their primary keys.
+    DigestItem.objects.bulk_create(
+        DigestItem(digest=digest, message=m, position=p, uid=u, new=n, urgent=g)
+        for m, p, u, n, g in entries
+    )
+    return items
+
+
+def _store_messages(
+    *, fetched: imap.Fetched, config: imap.ImapConfig, limit: int, actor: str, started: float
+) -> DigestResult:
+    """Record the digest and its messages in one transaction; decide what is new."""
+    listed = _listed(fetched)
     now = timezone.now()
     with transaction.atomic():
         digest = Digest.objects.create(
@@ -299,48 +368,11 @@ def _store_messages(*, fetched: imap.Fetched, config, limit, actor, started) -> 
             unseen=fetched.unseen,
             uidvalidity=fetched.uidvalidity,
         )
-        # Locking the known rows makes a concurrent digest wait, so each
-        # message is announced as new by exactly one digest.
-        existing = {m.key: m for m in Message.objects.select_for_update().filter(key__in=keys_seen)}
-        created, updated, items, entries = [], [], [], []
-        for position, (uid, headers, urgent) in enumerate(parsed):
-            message = existing.get(headers.key)
-            new = message is None
-            if new:
-                message = Message(
-                    key=headers.key,
-                    message_id=headers.message_id,
-                    synthetic=headers.synthetic,
-                    from_address=headers.from_address[:320],
-                    from_name=headers.from_name[:255],
-                    subject=headers.subject,
-                    date=headers.date,
-                    urgent=urgent,
-                    first_seen=now,
-                    last_seen=now,
-                    seen_count=1,
-                    first_digest=digest,
-                )
-                created.append(message)
-            else:
-                message.last_seen = now
-                message.seen_count += 1
-                message.urgent = urgent
-                updated.append(message)
-            items.append(_item(headers, new=new, urgent=urgent))
-            entries.append((message, position, uid, new, urgent))
-        Message.objects.bulk_create(created)
-        if updated:
-            Message.objects.bulk_update(updated, ["last_seen", "seen_count", "urgent"])
-        DigestItem.objects.bulk_create(
-            DigestItem(digest=digest, message=m, position=p, uid=u, new=n, urgent=g)
-            for m, p, u, n, g in entries
-        )
         result = DigestResult(
             ok=True,
             dry_run=False,
             digest_id=digest.pk,
-            items=items,
+            items=_record_items(digest, listed, now),
             unseen=fetched.unseen,
             mailbox=config.mailbox,
             generated_at=mirror.now_iso(now),
@@ -363,11 +395,12 @@ def run_digest(*, actor: str, limit: int = DEFAULT_LIMIT, dry_run: bool = False)
 
     IMAP failures are returned as a stored digest with `ok=False`, not raised.
     Without credentials (or with `dry_run`) the digest lists labelled samples.
-    Any other exception is a bug: it is stored as a failed digest
+    A `limit` outside 1..MAX_LIMIT raises `Invalid` before anything is read
+    or stored. Any other exception is a bug: it is stored as a failed digest
     (`error="internal"`) and raised as `DigestCrashed`.
     """
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}")
+        raise Invalid(f"limit must be an integer from 1 to {MAX_LIMIT}")
     started = time.monotonic()
     try:
         return _run(actor=actor, limit=limit, dry_run=dry_run, started=started)

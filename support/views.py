@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from echopilot.errors import ApiError
+from echopilot.exceptions import UpstreamFailure
 from echopilot.serializers import ErrorSerializer
 from support.serializers import (
     SupportDigestErrorSerializer,
@@ -30,10 +30,5 @@ class SupportDigestView(APIView):
         result = run_digest(actor=request.user.actor, **serializer.validated_data)
         if not result.ok:
             # The failed digest is stored; the caller gets the JSON error format.
-            raise ApiError(
-                result.detail,
-                code=result.error,
-                status_code=502,
-                extra={"digest_id": result.digest_id},
-            )
+            raise UpstreamFailure(result.detail, code=result.error, digest_id=result.digest_id)
         return Response(result.to_dict())

@@ -63,6 +63,7 @@ def test_negative_always_on_hours_fail(settings):
     assert ids(cost_settings(None)) == ["costs.E004"]
 
 
+@pytest.mark.external  # runs manage.py in a process of its own
 def test_check_command_reports_a_negative_price_from_the_environment(settings):
     """A negative price in the environment stops `manage.py check`."""
     env = subprocess_env(settings, COST_CPU_PER_HOUR="-1", COST_BUDGET_THRESHOLDS="50,abc")

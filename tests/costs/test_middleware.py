@@ -42,6 +42,8 @@ def test_non_api_paths_are_not_counted(client):
     assert counter.pending() == (0, 0)
 
 
+# transaction=True here and below: a due flush waits while a transaction is open
+# (costs.middleware._in_transaction), so only outside one does it behave as in production.
 @pytest.mark.django_db(transaction=True)
 def test_no_database_write_per_request(api):
     """Outside a test transaction, as in production, 20 requests write no count."""
@@ -137,7 +139,8 @@ def test_streaming_responses_count_their_content_length():
     assert middleware.response_size(without) == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.external  # starts gunicorn with two worker processes
+@pytest.mark.django_db(transaction=True)  # the workers write through their own connections
 def test_gunicorn_workers_flush_their_counts_at_exit(settings):
     """Two worker processes count in memory; stopping them flushes to the day's row."""
     proc, url = spawn_gunicorn(subprocess_env(settings), 2)

@@ -8,6 +8,7 @@ from django.db import connection
 
 from costs import selectors, services
 from costs.models import BandwidthCounter, CostReport
+from echopilot.exceptions import Invalid
 
 pytestmark = pytest.mark.django_db
 
@@ -312,3 +313,11 @@ def test_daily_report_stores_and_prunes(make_task, log_dir):
     assert CostReport.objects.get().id == result["report_id"]
     assert CostReport.objects.get().actor == "schedule"
     assert Task.objects.count() == 0
+
+
+@pytest.mark.parametrize("days", [0, -1, selectors.MAX_HISTORY_DAYS + 1, True, 7.0, "7"])
+def test_history_refuses_a_window_outside_the_limit(days):
+    with pytest.raises(Invalid) as refused:
+        selectors.reports_in_window(days=days)
+    assert refused.value.code == "invalid"
+    assert f"from 1 to {selectors.MAX_HISTORY_DAYS}" in refused.value.detail

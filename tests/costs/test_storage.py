@@ -8,6 +8,9 @@ import pytest
 
 from costs import storage
 
+# Tests that check against `find` start a process of their own.
+find_oracle = pytest.mark.external
+
 
 def find_total(path) -> int:
     """The oracle: the sum of regular-file sizes `find -type f` reports."""
@@ -43,6 +46,7 @@ def tree(tmp_path):
     return top
 
 
+@find_oracle
 def test_scan_tree_matches_find_and_ignores_symlinks(tree):
     size = storage.scan_tree(str(tree))
 
@@ -51,6 +55,7 @@ def test_scan_tree_matches_find_and_ignores_symlinks(tree):
     assert size.skipped == 0
 
 
+@find_oracle
 def test_scan_root_breaks_down_by_top_level_folder(tree):
     root = storage.scan_root("data", str(tree)).as_dict()
 
@@ -61,6 +66,7 @@ def test_scan_root_breaks_down_by_top_level_folder(tree):
     assert root["exists"] is True and root["note"] is None
 
 
+@find_oracle
 def test_scan_root_caps_the_named_folders(tmp_path):
     for i in range(storage.TOP_SUBFOLDERS + 5):
         (tmp_path / f"d{i:02}").mkdir()
@@ -89,6 +95,7 @@ def test_a_file_root_counts_its_size(tmp_path):
     assert (root.bytes, root.files) == (4096, 1)
 
 
+@find_oracle
 def test_entries_that_vanish_mid_scan_are_skipped(tree, monkeypatch):
     """Delete a file and a folder after the walk listed them but before it reached them."""
     real_scandir = os.scandir
@@ -143,6 +150,7 @@ def test_a_folder_replaced_by_a_symlink_is_not_followed(tree, tmp_path):
     assert (size.bytes, size.files, size.skipped) == (0, 0, 1)
 
 
+@find_oracle
 def test_a_configured_root_that_is_a_symlink_is_followed_once(tree, tmp_path):
     link = tmp_path / "logs-link"
     link.symlink_to(tree, target_is_directory=True)

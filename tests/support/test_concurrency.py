@@ -8,6 +8,7 @@ from support.services import run_digest
 from tests.support.dovecot import make_message
 
 
+# transaction=True: four threads, each with its own database connection, race for real.
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_digests_announce_each_message_once(mailbox):
     mailbox.deliver([make_message(subject=f"m{i}") for i in range(30)])

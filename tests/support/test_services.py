@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from support.models import Digest, DigestItem, Message
+from echopilot.exceptions import Invalid
+from support.models import MAX_LIMIT, Digest, DigestItem, Message
 from support.services import run_digest
 from tests.conftest import read_ndjson
 from tests.support.dovecot import DovecotServer, make_message
@@ -353,6 +354,7 @@ def test_password_in_server_text_is_masked(mailbox, settings, log_dir, digest):
     assert "***" in result.detail
 
 
+@pytest.mark.external  # starts a second Dovecot of its own
 def test_non_ascii_password(mailbox, settings, digest):
     # LOGIN is ASCII-only; the digest falls back to AUTHENTICATE PLAIN in UTF-8.
     server = DovecotServer.start(user="intl@example.com", password="pässwörd-ümlaut")
@@ -372,6 +374,8 @@ def test_non_ascii_password(mailbox, settings, digest):
 
 @pytest.mark.parametrize("limit", [0, 101, "5", True, 5.0])
 def test_service_refuses_bad_limit(limit):
-    with pytest.raises(ValueError):
+    with pytest.raises(Invalid) as refused:
         run_digest(actor="cli", limit=limit)
+    assert refused.value.code == "invalid"
+    assert refused.value.detail == f"limit must be an integer from 1 to {MAX_LIMIT}"
     assert Digest.objects.count() == 0
