@@ -1,30 +1,31 @@
 """Admin pages for flags. Every change goes through `flags.services` as `admin:<user>`."""
 
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 
-from echopilot.admin import ReadOnlyAdmin
+from echopilot.admin import ReadOnlyAdmin, reported
 from echopilot.auth import admin_actor
-from echopilot.errors import ApiError
+from echopilot.exceptions import ServiceError
 from flags import services
+from flags.limits import HISTORY_ON_PAGE
 from flags.models import Flag, FlagChange
 
-HISTORY_ON_PAGE = 50
 
-
-def short_json(value, limit=60) -> str:
+def short_json(value: Any, limit: int = 60) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def back(request, fallback: str) -> HttpResponseRedirect:
+def back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     """Redirect to the page the button was on (same host only), else `fallback`."""
     referer = request.META.get("HTTP_REFERER", "")
     if referer and url_has_allowed_host_and_scheme(
@@ -34,7 +35,7 @@ def back(request, fallback: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse(fallback))
 
 
-def post_button(url: str, label: str, title: str = ""):
+def post_button(url: str, label: str, title: str = "") -> SafeString:
     # A submit button of the surrounding admin form (changelist or change form),
     # redirected to our POST-only view: one click, with the form's CSRF token.
     return format_html(
@@ -51,12 +52,12 @@ class FlagAdminForm(forms.ModelForm):
         model = Flag
         fields = ["key", "type", "value", "description", "rules", "rollout", "enabled", "archived"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         existing = Flag.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
-        key = existing.key if existing else cleaned.get("key")
+        key = existing.key if existing else cleaned.get("key", "")
         try:
             services.validate_flag(
                 key=key,
@@ -70,8 +71,8 @@ class FlagAdminForm(forms.ModelForm):
                 enabled=cleaned.get("enabled"),
                 archived=cleaned.get("archived"),
             )
-        except ApiError as exc:
-            raise forms.ValidationError(str(exc.detail)) from None
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.detail) from None
         return cleaned
 
 
@@ -92,6 +93,13 @@ class FlagAdmin(admin.ModelAdmin):
     search_fields = ["key", "description"]
     actions = ["archive_selected", "unarchive_selected", "disable_selected", "enable_selected"]
     readonly_fields = ["updated_by", "updated_at", "created_at", "history"]
+
+    def get_list_display(self, request):
+        fields = list(super().get_list_display(request))
+        # The flip button posts a change: shown only to who may make it.
+        if self.has_change_permission(request):
+            return fields
+        return [f for f in fields if f != "toggle_button"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -190,7 +198,8 @@ class FlagAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if flag.type != "boolean":
             self.message_user(request, f"{flag.key} is not a boolean flag.", messages.ERROR)
-        else:
+            return back(request, "admin:flags_flag_changelist")
+        with reported(self, request):
             result = services.flag_set(
                 key=flag.key, actor=admin_actor(request), value=not flag.value
             )
@@ -229,23 +238,30 @@ class FlagAdmin(admin.ModelAdmin):
     def _bulk(self, request, queryset, **fields):
         changed = 0
         for flag in queryset:
-            result = services.flag_set(key=flag.key, actor=admin_actor(request), **fields)
-            changed += bool(result.changes)
+            # One flag that cannot change is reported; the others still change.
+            with reported(self, request):
+                result = services.flag_set(key=flag.key, actor=admin_actor(request), **fields)
+                changed += bool(result.changes)
         self.message_user(request, f"{changed} flag(s) changed.")
 
-    @admin.action(description="Archive selected flags")
+    @admin.action(description="Archive selected flags", permissions=["change"])
     def archive_selected(self, request, queryset):
         self._bulk(request, queryset, archived=True)
 
-    @admin.action(description="Unarchive selected flags")
+    @admin.action(description="Unarchive selected flags", permissions=["change"])
     def unarchive_selected(self, request, queryset):
         self._bulk(request, queryset, archived=False)
 
-    @admin.action(description="Disable selected flags (kill switch: everyone gets the value)")
+    @admin.action(
+        description="Disable selected flags (kill switch: everyone gets the value)",
+        permissions=["change"],
+    )
     def disable_selected(self, request, queryset):
         self._bulk(request, queryset, enabled=False)
 
-    @admin.action(description="Enable selected flags (rules and rollout apply)")
+    @admin.action(
+        description="Enable selected flags (rules and rollout apply)", permissions=["change"]
+    )
     def enable_selected(self, request, queryset):
         self._bulk(request, queryset, enabled=True)
 
@@ -267,6 +283,12 @@ class FlagChangeAdmin(ReadOnlyAdmin):
     search_fields = ["key", "actor"]
     date_hierarchy = "ts"
     actions = ["revert_selected"]
+
+    def get_list_display(self, request):
+        fields = list(super().get_list_display(request))
+        if self.has_revert_permission(request):
+            return fields
+        return [f for f in fields if f != "revert_button"]
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -299,12 +321,14 @@ class FlagChangeAdmin(ReadOnlyAdmin):
         ]
         return extra + super().get_urls()
 
-    def _revert(self, request, change_id) -> None:
-        try:
+    def _revert(self, request: HttpRequest, change_id: int) -> None:
+        with reported(self, request):
             result = services.flag_revert(change_id=change_id, actor=admin_actor(request))
-        except ApiError as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
-            return
+            self._report_revert(request, change_id, result)
+
+    def _report_revert(
+        self, request: HttpRequest, change_id: int, result: services.SetResult
+    ) -> None:
         if result.changes:
             self.message_user(request, f"Reverted change {change_id} of {result.key}.")
         else:

@@ -1,7 +1,8 @@
 """Flags config files: load `configs/flags.json` (seed or `version: 2` form) and export it.
 
 Every change goes through `services.flag_set` as actor `config`, so a load is
-validated and recorded like any other change.
+validated and recorded like any other change. A file that cannot be used
+raises `echopilot.config.ConfigError` naming the file and the problem.
 """
 
 import json
@@ -13,10 +14,12 @@ from django.conf import settings
 from django.db import transaction
 
 from echopilot.config import ConfigError, read_json_config
-from echopilot.errors import ApiError
+from echopilot.exceptions import ServiceError
 from echopilot.mirror import atomic_write
 from flags.models import ChangeField, ChangeSource, Flag
 from flags.services import FIELDS, canon, flag_set, flag_spec, validate_flag
+
+__all__ = ["ConfigError", "LoadResult", "config_path", "flags_export", "flags_load"]
 
 
 @dataclass
@@ -28,36 +31,49 @@ class LoadResult:
     unchanged: list[str] = field(default_factory=list)
 
 
+@dataclass
+class FlagSpec:
+    """One flag of a config file, validated: its type, every field, and the fields given."""
+
+    type: str
+    state: dict[str, Any]
+    given: set[str]
+
+
 SPEC_FIELDS = {"value", "type", "description", "rules", "rollout", "enabled", "archived"}
 
 
-def parse_config(data: Any) -> dict[str, dict]:
+def _raw_specs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return key -> the fields the file gives, checking the file's shape."""
+    if "version" not in data:  # the seed form: {"key": value, ...}
+        return {key: {"value": value} for key, value in data.items()}
+    if data["version"] != 2:
+        raise ConfigError(f"unsupported version {data['version']!r} (expected 2)")
+    unknown = sorted(set(data) - {"version", "flags"})
+    if unknown:
+        raise ConfigError(f"unknown top-level field(s) {', '.join(unknown)}")
+    flags = data.get("flags")
+    if not isinstance(flags, dict):
+        raise ConfigError("'flags' must be an object of key -> flag")
+    raw = {}
+    for key, spec in flags.items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"flag {key!r}: must be an object with at least 'value'")
+        unknown = sorted(set(spec) - SPEC_FIELDS)
+        if unknown:
+            raise ConfigError(f"flag {key!r}: unknown field(s) {', '.join(unknown)}")
+        if "value" not in spec:
+            raise ConfigError(f"flag {key!r}: 'value' is required")
+        raw[key] = dict(spec)
+    return raw
+
+
+def parse_config(data: Any) -> dict[str, FlagSpec]:
     """Validate a flags config (flat seed form or `version: 2`); return key -> spec."""
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a JSON object")
-    if "version" in data:
-        if data["version"] != 2:
-            raise ConfigError(f"unsupported version {data['version']!r} (expected 2)")
-        unknown = sorted(set(data) - {"version", "flags"})
-        if unknown:
-            raise ConfigError(f"unknown top-level field(s) {', '.join(unknown)}")
-        flags = data.get("flags")
-        if not isinstance(flags, dict):
-            raise ConfigError("'flags' must be an object of key -> flag")
-        raw = {}
-        for key, spec in flags.items():
-            if not isinstance(spec, dict):
-                raise ConfigError(f"flag {key!r}: must be an object with at least 'value'")
-            unknown = sorted(set(spec) - SPEC_FIELDS)
-            if unknown:
-                raise ConfigError(f"flag {key!r}: unknown field(s) {', '.join(unknown)}")
-            if "value" not in spec:
-                raise ConfigError(f"flag {key!r}: 'value' is required")
-            raw[key] = dict(spec)
-    else:
-        raw = {key: {"value": value} for key, value in data.items()}
     specs = {}
-    for key, spec in raw.items():
+    for key, spec in _raw_specs(data).items():
         try:
             new_type, state = validate_flag(
                 key=key,
@@ -70,13 +86,13 @@ def parse_config(data: Any) -> dict[str, dict]:
                 enabled=spec.get("enabled", True),
                 archived=spec.get("archived", False),
             )
-        except ApiError as exc:
+        except ServiceError as exc:
             raise ConfigError(f"flag {key!r}: {exc.detail}") from None
-        specs[key] = {"type": new_type, **state, "_given": set(spec) | {"value"}}
+        specs[key] = FlagSpec(new_type, state, set(spec) | {"value"})
     return specs
 
 
-def read_config(path: Path) -> dict[str, dict]:
+def read_config(path: Path) -> dict[str, FlagSpec]:
     """Read and validate a flags config file; raise ConfigError naming file and problem."""
     data = read_json_config(path)
     try:
@@ -105,8 +121,38 @@ def _owned_fields(flag: Flag) -> set[str]:
     return owned
 
 
+def _load_one(
+    flag: Flag | None, key: str, spec: FlagSpec, *, actor: str, overwrite: bool
+) -> tuple[str, list[str]]:
+    """Apply one spec; return (created | updated | kept | unchanged, fields kept)."""
+    if flag is None:
+        flag_set(key=key, actor=actor, create=True, type=spec.type, **spec.state)
+        return "created", []
+    owned = set(FIELDS) if overwrite else _owned_fields(flag)
+    current = flag_spec(flag)
+    wanted = [n for n in FIELDS if n in spec.given or n == "value"]
+    differs = [
+        n
+        for n in wanted
+        if canon(current[n]) != canon(spec.state[n]) or (n == "value" and spec.type != flag.type)
+    ]
+    apply = [n for n in differs if n in owned]
+    kept = [n for n in differs if n not in owned]
+    if not apply:
+        return ("kept" if kept else "unchanged"), kept
+    retype = "value" in apply and spec.type != flag.type
+    flag_set(
+        key=key,
+        actor=actor,
+        type=spec.type if retype else None,
+        retype=retype,
+        **{n: spec.state[n] for n in apply},
+    )
+    return "updated", kept
+
+
 def flags_load(
-    *, path: Path | None = None, actor: str = "config", overwrite: bool = False
+    *, path: Path | str | None = None, actor: str = "config", overwrite: bool = False
 ) -> LoadResult:
     """Load a flags config: create missing flags; never overwrite a changed value.
 
@@ -120,48 +166,17 @@ def flags_load(
     with transaction.atomic():
         existing = {f.key: f for f in Flag.objects.filter(key__in=list(specs))}
         for key, spec in specs.items():
-            given = spec.pop("_given")
-            flag = existing.get(key)
-            if flag is None:
-                flag_set(
-                    key=key,
-                    actor=actor,
-                    create=True,
-                    type=spec["type"],
-                    **{n: spec[n] for n in FIELDS},
-                )
-                result.created.append(key)
-                continue
-            owned = FIELDS if overwrite else _owned_fields(flag)
-            current = flag_spec(flag)
-            wanted = [n for n in FIELDS if n in given or n == "value"]
-            differs = [
-                n
-                for n in wanted
-                if canon(current[n]) != canon(spec[n])
-                or (n == "value" and spec["type"] != flag.type)
-            ]
-            apply = [n for n in differs if n in owned]
-            kept = [n for n in differs if n not in owned]
+            outcome, kept = _load_one(
+                existing.get(key), key, spec, actor=actor, overwrite=overwrite
+            )
             if kept:
                 result.kept[key] = kept
-            if not apply:
-                if not kept:
-                    result.unchanged.append(key)
-                continue
-            retype = "value" in apply and spec["type"] != flag.type
-            flag_set(
-                key=key,
-                actor=actor,
-                type=spec["type"] if retype else None,
-                retype=retype,
-                **{n: spec[n] for n in apply},
-            )
-            result.updated.append(key)
+            if outcome in ("created", "updated", "unchanged"):
+                getattr(result, outcome).append(key)
     return result
 
 
-def flags_export(*, path: Path | None = None) -> tuple[Path, int]:
+def flags_export(*, path: Path | str | None = None) -> tuple[Path, int]:
     """Write every flag in the extended form (atomically); return (path, count)."""
     path = Path(path) if path else config_path()
     flags = {}

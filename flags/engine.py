@@ -9,19 +9,15 @@ import copy
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from echopilot.parsers import json_problem, text_problem
+from flags.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_RULES, MAX_VALUE_BYTES, NAME_MAX
 
+# The same names as flags.models.FlagType (this module stays free of Django).
 TYPES = ("boolean", "string", "integer", "float", "object")
 OPERATORS = ("eq", "neq", "in", "not_in", "contains", "starts_with", "gt", "gte", "lt", "lte")
-NAME_MAX = 100
-MAX_RULES = 100
-MAX_CONDITIONS = 50
-# Values are copied for every evaluation and shown in the admin: keep them small
-# and shallow (a deep value hit the recursion limit in copy.deepcopy).
-MAX_DEPTH = 32
-MAX_VALUE_BYTES = 64 * 1024
 # Rollout buckets are basis points, so percentages may have two decimals.
 BUCKETS = 10_000
 
@@ -236,7 +232,7 @@ def normalize_rollout(raw: Any, flag_type: str) -> dict | None:
     unknown = sorted(set(raw) - {"percentage", "value", "name"})
     if unknown:
         raise InvalidFlag(f"rollout: unknown field(s) {', '.join(unknown)}.")
-    pct = raw.get("percentage")
+    pct: Any = raw.get("percentage")
     # Range first: math.isfinite() overflows on an integer past a float's range.
     if not _is_number(pct) or not 0 <= pct <= 100 or not math.isfinite(pct):
         raise InvalidFlag("rollout: 'percentage' must be a number from 0 to 100.")
@@ -262,6 +258,8 @@ def bucket(flag_key: str, targeting_key: str) -> int:
 # --- compiled conditions -------------------------------------------------------
 
 _MISSING = object()
+# A compiled condition: does this context attribute value pass?
+Test = Callable[[Any], bool]
 
 
 def _same_kind(a: Any, b: Any) -> bool:
@@ -269,7 +267,7 @@ def _same_kind(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if _is_number(a) and _is_number(b):
-        return a == b
+        return bool(a == b)
     return type(a) is type(b) and a == b
 
 
@@ -277,7 +275,7 @@ def _ordered(a: Any, b: Any) -> bool:
     return (_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str))
 
 
-def _compile_condition(cond: dict):
+def _compile_condition(cond: dict[str, Any]) -> Test:
     op, want = cond["op"], cond["value"]
     if op == "eq":
         return lambda v: _same_kind(v, want)
@@ -288,7 +286,7 @@ def _compile_condition(cond: dict):
         strings = frozenset(w for w in want if isinstance(w, str))
         others = [w for w in want if not isinstance(w, str)]
 
-        def member(v):
+        def member(v: Any) -> bool:
             if isinstance(v, str):
                 return v in strings
             return any(_same_kind(v, w) for w in others)
@@ -298,7 +296,7 @@ def _compile_condition(cond: dict):
         return lambda v: not member(v)
     if op == "contains":
 
-        def contains(v):
+        def contains(v: Any) -> bool:
             if isinstance(v, str):
                 return isinstance(want, str) and want in v
             if isinstance(v, list):
@@ -308,7 +306,7 @@ def _compile_condition(cond: dict):
         return contains
     if op == "starts_with":
         return lambda v: isinstance(v, str) and v.startswith(want)
-    compare = {
+    compare: dict[str, Test] = {
         "gt": lambda v: _ordered(v, want) and v > want,
         "gte": lambda v: _ordered(v, want) and v >= want,
         "lt": lambda v: _ordered(v, want) and v < want,
@@ -317,7 +315,7 @@ def _compile_condition(cond: dict):
     return compare[op]
 
 
-def _compile_rule(rule: dict):
+def _compile_rule(rule: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
     tests = [(c["attribute"], _compile_condition(c)) for c in rule["conditions"]]
 
     def matches(context: dict) -> bool:

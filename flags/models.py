@@ -6,8 +6,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from flags.limits import ACTOR_MAX_LENGTH, KEY_MAX_LENGTH
+
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
-KEY_MAX_LENGTH = 100
 KEY_RE = re.compile(KEY_PATTERN)
 
 
@@ -24,7 +25,8 @@ class Flag(models.Model):
         max_length=KEY_MAX_LENGTH,
         unique=True,
         validators=[RegexValidator(KEY_PATTERN, "Letters, digits and . _ : - only.")],
-        help_text="Stable identifier, e.g. `payments.live` (no spaces, at most 100 characters).",
+        help_text=f"Stable identifier, e.g. `payments.live` (no spaces, at most {KEY_MAX_LENGTH} "
+        "characters).",
     )
     type = models.CharField(
         max_length=10,
@@ -58,7 +60,10 @@ class Flag(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, help_text="When the flag was created.")
     updated_at = models.DateTimeField(auto_now=True, help_text="When the flag last changed.")
     updated_by = models.CharField(
-        max_length=200, blank=True, default="", help_text="Actor of the last change."
+        max_length=ACTOR_MAX_LENGTH,
+        blank=True,
+        default="",
+        help_text="Actor of the last change.",
     )
 
     class Meta:
@@ -104,7 +109,8 @@ class FlagChange(models.Model):
     old = models.JSONField(null=True, blank=True, help_text="Value before the change.")
     new = models.JSONField(null=True, blank=True, help_text="Value after the change.")
     actor = models.CharField(
-        max_length=200, help_text="Who changed it: api:<key label>, admin:<user>, cli, config."
+        max_length=ACTOR_MAX_LENGTH,
+        help_text="Who changed it: api:<key label>, admin:<user>, cli, config.",
     )
     source = models.CharField(
         max_length=10, choices=ChangeSource.choices, help_text="Interface the change came through."

@@ -13,10 +13,12 @@ import hashlib
 import json
 import logging
 import math
+from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,8 +27,9 @@ from echopilot.errors import exception_handler as api_exception_handler
 from echopilot.renderers import dumps
 from echopilot.secrets import redact
 from echopilot.serializers import ErrorSerializer
-from flags import snapshot
-from flags.engine import MAX_DEPTH, FlagError, context_problem
+from flags import selectors
+from flags.engine import Evaluation, FlagError, FlagNotFound, context_problem
+from flags.limits import MAX_DEPTH
 from flags.serializers import (
     OfrepBulkFailure,
     OfrepBulkSuccess,
@@ -60,7 +63,8 @@ def ofrep_exception_handler(exc, context):
         status, code, detail = 400, "PARSE_ERROR", str(exc.detail)
     elif isinstance(exc, exceptions.Throttled):
         status, code, detail = 429, "GENERAL", "Rate limit reached."
-        headers["Retry-After"] = str(max(1, math.ceil(exc.wait or 1)))
+        wait = getattr(exc, "wait", None)  # set by DRF's throttling
+        headers["Retry-After"] = str(max(1, math.ceil(wait or 1)))
     elif isinstance(exc, exceptions.APIException):
         status, code, detail = exc.status_code, "GENERAL", str(exc.detail)
     else:
@@ -74,7 +78,7 @@ def ofrep_exception_handler(exc, context):
     return Response(body, status=status, headers=headers)
 
 
-def parse_context(request) -> dict:
+def parse_context(request: Request) -> dict[str, Any]:
     """Return the request's evaluation context (`{}` without a body or `context`)."""
     # The raw body, not `request.data`: OFREP clients need not send a JSON
     # Content-Type (the README's `curl -d` sends a form type, which DRF's parser
@@ -107,14 +111,18 @@ def parse_context(request) -> dict:
     return context
 
 
-def success(flag, result) -> dict:
+def success(key: str, flag_type: str, result: Evaluation) -> dict[str, Any]:
     return {
-        "key": flag.key,
+        "key": key,
         "value": result.value,
         "reason": result.reason,
         "variant": result.variant,
-        "metadata": {"type": flag.type},
+        "metadata": {"type": flag_type},
     }
+
+
+def failure(key: str, exc: FlagError) -> dict[str, Any]:
+    return {"key": key, "errorCode": exc.code, "errorDetails": redact(exc.detail)}
 
 
 class OfrepView(APIView):
@@ -138,14 +146,12 @@ class OfrepEvaluateView(OfrepView):
     )
     def post(self, request, key):
         context = parse_context(request)
-        flag = snapshot.current().flags.get(key)
-        if flag is None:
-            raise OfrepError("FLAG_NOT_FOUND", f"No flag {key!r}.", status_code=404)
         try:
-            result = flag.evaluate(context)
+            flag_type, result = selectors.evaluate_typed(key, context)
         except FlagError as exc:
-            raise OfrepError(exc.code, exc.detail) from None
-        return Response(success(flag, result))
+            status = 404 if isinstance(exc, FlagNotFound) else 400
+            raise OfrepError(exc.code, exc.detail, status_code=status) from None
+        return Response(success(key, flag_type, result))
 
 
 def etag_matches(header: str, etag: str) -> bool:
@@ -174,14 +180,10 @@ class OfrepBulkView(OfrepView):
     )
     def post(self, request):
         context = parse_context(request)
-        results = []
-        for key, flag in snapshot.current().flags.items():
-            try:
-                results.append(success(flag, flag.evaluate(context)))
-            except FlagError as exc:
-                results.append(
-                    {"key": key, "errorCode": exc.code, "errorDetails": redact(exc.detail)}
-                )
+        results = [
+            failure(key, outcome) if isinstance(outcome, FlagError) else success(key, kind, outcome)
+            for key, kind, outcome in selectors.evaluate_all(context)
+        ]
         content = dumps({"flags": results}).encode()
         # The ETag is of the evaluated body, so it changes with flags and context alike.
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'

@@ -1,26 +1,48 @@
 """Reads: evaluation from the cached snapshot, and the change history."""
 
-from typing import Any
+from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from echopilot.exceptions import Invalid, ServiceError
 from flags import snapshot
-from flags.engine import Evaluation, FlagError, FlagNotFound, Reason
+from flags.engine import CompiledFlag, Evaluation, FlagError, FlagNotFound, Reason
+from flags.exceptions import EvaluationFailed, UnknownFlag
+from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN
+
+if TYPE_CHECKING:  # the models load only when a read needs them (see flags/__init__.py)
+    from django.db.models import QuerySet
+
+    from flags.models import Flag
+    from flags.services import ChangeRow
 
 _NO_DEFAULT: Any = object()
 
 
-def served_values() -> tuple[int, Any]:
+def _live(key: str) -> CompiledFlag:
+    """Return live flag `key` from the snapshot (no query); raise FlagNotFound."""
+    flag = snapshot.current().flags.get(key)
+    if flag is None:
+        raise FlagNotFound(key, f"No flag {key!r}.")
+    return flag
+
+
+def served_values() -> tuple[int, dict[str, Any]]:
     """Return (count, {key: value}) of every live flag, from the snapshot."""
     snap = snapshot.current()
     return snap.count, snap.values
 
 
-def evaluate(key: str, context: dict | None = None, *, default: Any = _NO_DEFAULT) -> Evaluation:
+def evaluate(
+    key: str, context: dict[str, Any] | None = None, *, default: Any = _NO_DEFAULT
+) -> Evaluation:
     """Evaluate a flag for `context`: (value, variant, reason).
 
     Without `default` a failure raises FlagError (FlagNotFound,
     TargetingKeyMissing, InvalidContext); with it, a failure returns
     (default, "default", "ERROR").
     """
+    # The lookup is inline, not _live(): this is the in-process hot path (bench_flags).
     flag = snapshot.current().flags.get(key)
     try:
         if flag is None:
@@ -32,11 +54,42 @@ def evaluate(key: str, context: dict | None = None, *, default: Any = _NO_DEFAUL
         return Evaluation(default, "default", Reason.ERROR)
 
 
-def user_context(user) -> dict:
+def evaluation_error(exc: FlagError, detail: str | None = None) -> ServiceError:
+    """Return the domain error an evaluation failure is reported as (API, command).
+
+    A missing flag is UnknownFlag (404); any other failure is EvaluationFailed
+    (400) whose code is the OpenFeature code in lower case.
+    """
+    if isinstance(exc, FlagNotFound):
+        return UnknownFlag(detail or exc.detail)
+    return EvaluationFailed(detail or exc.detail, code=exc.code.lower())
+
+
+def evaluate_all(context: dict[str, Any]) -> list[tuple[str, str, Evaluation | FlagError]]:
+    """Evaluate every live flag for one context: (key, type, evaluation or its failure)."""
+    results: list[tuple[str, str, Evaluation | FlagError]] = []
+    for key, flag in snapshot.current().flags.items():
+        try:
+            results.append((key, flag.type, flag.evaluate(context)))
+        except FlagError as exc:
+            results.append((key, flag.type, exc))
+    return results
+
+
+def evaluate_typed(key: str, context: dict[str, Any]) -> tuple[str, Evaluation]:
+    """Return (flag type, evaluation) of flag `key` for `context`; raise FlagError."""
+    flag = _live(key)
+    return flag.type, flag.evaluate(context)
+
+
+def user_context(user: Any) -> dict[str, Any]:
     """Return an evaluation context for a Django user (no database queries)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return {"anonymous": True}
-    context = {"anonymous": False, "is_staff": bool(getattr(user, "is_staff", False))}
+    context: dict[str, Any] = {
+        "anonymous": False,
+        "is_staff": bool(getattr(user, "is_staff", False)),
+    }
     if getattr(user, "pk", None) is not None:
         context["targetingKey"] = str(user.pk)
     for name in ("username", "email"):
@@ -47,31 +100,43 @@ def user_context(user) -> dict:
     return context
 
 
-def get_value(key: str, default: Any = None, *, user=None, context: dict | None = None) -> Any:
+def get_value(
+    key: str, default: Any = None, *, user: Any = None, context: dict[str, Any] | None = None
+) -> Any:
     """Return a flag's value for a user/context, or `default` when it cannot be evaluated."""
     if user is not None:
         context = {**user_context(user), **(context or {})}
     return evaluate(key, context, default=default).value
 
 
-def is_enabled(key: str, *, user=None, context: dict | None = None, default: bool = False) -> bool:
+def is_enabled(
+    key: str, *, user: Any = None, context: dict[str, Any] | None = None, default: bool = False
+) -> bool:
     """Return True if a boolean flag is on for this user/context (False if unknown)."""
     value = get_value(key, default, user=user, context=context)
     return value if isinstance(value, bool) else default
 
 
-def history(*, key: str | None = None, limit: int = 50) -> list[dict]:
-    """Return history rows, newest first; one flag's rows when `key` is given."""
+def history(*, key: str | None = None, limit: int = HISTORY_DEFAULT) -> list[ChangeRow]:
+    """Return history rows, newest first; one flag's rows when `key` is given.
+
+    Raises Invalid for a `limit` outside HISTORY_MIN-HISTORY_MAX and
+    UnknownFlag for a `key` that names no flag (archived flags have history).
+    """
     from flags.models import FlagChange
     from flags.services import change_row
 
+    if not HISTORY_MIN <= limit <= HISTORY_MAX:
+        raise Invalid(f"limit: must be {HISTORY_MIN}-{HISTORY_MAX}.")
     rows = FlagChange.objects.order_by("-id")
     if key is not None:
+        if not flag_exists(key):
+            raise UnknownFlag(f"No flag {key!r}.")
         rows = rows.filter(key=key)
     return [change_row(c) for c in rows[:limit]]
 
 
-def list_flags(*, include_archived: bool):
+def list_flags(*, include_archived: bool) -> QuerySet[Flag]:
     """Return every flag (archived ones only with `include_archived`), as a queryset."""
     from flags.models import Flag
 
@@ -80,6 +145,7 @@ def list_flags(*, include_archived: bool):
 
 
 def flag_exists(key: str) -> bool:
+    """Return True if a flag (live or archived) has this key."""
     from flags.models import Flag
 
     return Flag.objects.filter(key=key).exists()

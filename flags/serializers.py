@@ -10,7 +10,13 @@ from echopilot.serializers import (
     StrictSerializer,
 )
 from flags.engine import TYPES, context_problem
-from flags.services import DESCRIPTION_MAX
+from flags.limits import (
+    DESCRIPTION_MAX,
+    HISTORY_DEFAULT,
+    HISTORY_KEY_QUERY_MAX,
+    HISTORY_MAX,
+    HISTORY_MIN,
+)
 
 
 class FlagSetInput(StrictSerializer):
@@ -18,7 +24,12 @@ class FlagSetInput(StrictSerializer):
     value = serializers.JSONField(
         required=False, help_text="New default value (JSON type of the flag)."
     )
-    create = StrictBooleanField(required=False, help_text="Create the flag if it is missing.")
+    # `create`, `source` and `context` are the API's field names; DRF's metaclass
+    # moves declared fields off the class, so they do not shadow the serializer's
+    # own attributes of those names at run time (mypy cannot see that).
+    create = StrictBooleanField(  # type: ignore[assignment]
+        required=False, help_text="Create the flag if it is missing."
+    )
     type = serializers.ChoiceField(
         choices=TYPES, required=False, help_text="Type on creation, or with `retype`."
     )
@@ -41,7 +52,7 @@ class HistoryRowSerializer(serializers.Serializer):
     old = serializers.JSONField(allow_null=True)
     new = serializers.JSONField(allow_null=True)
     actor = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # see FlagSetInput.create
     ts_iso = serializers.CharField()
 
 
@@ -63,8 +74,10 @@ class FlagGetOutput(serializers.Serializer):
 
 
 class HistoryQuery(StrictSerializer):
-    key = serializers.CharField(required=False, max_length=200)
-    limit = QueryIntegerField(required=False, min_value=1, max_value=1000, default=50)
+    key = serializers.CharField(required=False, max_length=HISTORY_KEY_QUERY_MAX)
+    limit = QueryIntegerField(
+        required=False, min_value=HISTORY_MIN, max_value=HISTORY_MAX, default=HISTORY_DEFAULT
+    )
 
     def to_internal_value(self, data):
         # An empty parameter (`?key=&limit=`) means "not given".
@@ -83,7 +96,9 @@ class RevertInput(StrictSerializer):
 
 class EvaluateInput(StrictSerializer):
     key = StrictCharField(trim_whitespace=False)
-    context = serializers.DictField(required=False, help_text="Evaluation context attributes.")
+    context = serializers.DictField(  # type: ignore[assignment]  # see FlagSetInput.create
+        required=False, help_text="Evaluation context attributes."
+    )
 
     def validate_context(self, value):
         problem = context_problem(value)
@@ -121,7 +136,7 @@ class FlagListOutput(serializers.Serializer):
 
 # OFREP shapes (for the schema only; the views build the bodies directly).
 class OfrepEvaluationRequest(serializers.Serializer):
-    context = serializers.DictField(required=False)
+    context = serializers.DictField(required=False)  # type: ignore[assignment]  # as above
 
 
 class OfrepSuccess(serializers.Serializer):

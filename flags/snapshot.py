@@ -88,7 +88,7 @@ def shared_stamp() -> str:
                 # add(): never overwrite a newer stamp another process just set.
                 cache.add(CACHE_KEY, stamp, timeout=CACHE_TTL)
                 stamp = cache.get(CACHE_KEY) or stamp
-            return stamp
+            return str(stamp)
         except Exception:
             logger.warning("flags: cache unreachable, checking the database stamp")
             return db_stamp()
@@ -146,7 +146,9 @@ def current() -> Snapshot:
         return snap
     # While another thread checks, keep serving the snapshot we have; wait only
     # when there is none.
-    if not _reload_lock.acquire(blocking=snap is None):
+    if snap is None:
+        _reload_lock.acquire()
+    elif not _reload_lock.acquire(blocking=False):
         return snap
     try:
         snap = state.snapshot

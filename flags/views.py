@@ -1,15 +1,17 @@
 """The flags REST API: thin views over `flags.services` and `flags.selectors`."""
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from echopilot import mirror
-from echopilot.errors import ApiError
 from echopilot.serializers import ErrorSerializer
 from echopilot.views import parse_query
 from flags import selectors, services
-from flags.engine import FlagError, FlagNotFound
+from flags.engine import FlagError
+from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN
 from flags.serializers import (
     EvaluateInput,
     EvaluateOutput,
@@ -25,7 +27,7 @@ from flags.serializers import (
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer}
 
 
-def set_body(result: services.SetResult) -> dict:
+def set_body(result: services.SetResult) -> dict[str, Any]:
     return {
         "ok": True,
         "key": result.key,
@@ -67,16 +69,18 @@ class FlagHistoryView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("key", str, required=False),
-            OpenApiParameter("limit", int, required=False, description="1-1000, default 50"),
+            OpenApiParameter(
+                "limit",
+                int,
+                required=False,
+                description=f"{HISTORY_MIN}-{HISTORY_MAX}, default {HISTORY_DEFAULT}",
+            ),
         ],
         responses={200: HistoryOutput, **ERRORS},
     )
     def get(self, request):
         query = parse_query(HistoryQuery, request)
-        key = query.get("key")
-        if key is not None and not selectors.flag_exists(key):
-            raise services.UnknownFlag(f"No flag {key!r}.")
-        rows = selectors.history(key=key, limit=query["limit"])
+        rows = selectors.history(key=query.get("key"), limit=query["limit"])
         return Response({"ok": True, "count": len(rows), "history": rows})
 
 
@@ -107,10 +111,8 @@ class FlagEvaluateView(APIView):
             value, variant, reason = selectors.evaluate(
                 key, serializer.validated_data.get("context") or {}
             )
-        except FlagNotFound as exc:
-            raise services.UnknownFlag(exc.detail) from None
         except FlagError as exc:
-            raise ApiError(exc.detail, code=exc.code.lower()) from None
+            raise selectors.evaluation_error(exc) from None
         return Response(
             {"ok": True, "key": key, "value": value, "variant": variant, "reason": reason}
         )

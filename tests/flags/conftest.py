@@ -43,9 +43,14 @@ def clock(monkeypatch) -> FakeClock:
 
 
 @pytest.fixture
-def seeded(db):
-    """The seed flags, loaded the way `manage.py load_configs` does."""
+def seeded(db, django_capture_on_commit_callbacks):
+    """The seed flags, loaded the way `manage.py load_configs` does.
+
+    Its commit callbacks run as a real commit's would, so the seed's NDJSON lines
+    are written now, not by the first commit of the test.
+    """
     from flags import config
 
-    config.flags_load()
+    with django_capture_on_commit_callbacks(execute=True):
+        config.flags_load()
     return SEED

@@ -117,3 +117,73 @@ def test_history_changelist_and_revert_action(admin_client):
     )
     flag.refresh_from_db()
     assert flag.value is True
+
+
+@pytest.fixture
+def viewer_client(client, seeded):
+    """A staff user who may only view flags and their history."""
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user("vera", "vera@example.com", "pw-0123456789", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_flag", "view_flagchange"])
+    )
+    client.force_login(user)
+    return client
+
+
+def test_a_view_only_user_can_neither_flip_nor_run_actions(viewer_client):
+    flag = Flag.objects.get(key="payments.live")
+    changelist = reverse("admin:flags_flag_changelist")
+    page = viewer_client.get(changelist)
+    assert page.status_code == 200 and "payments.live" in page.content.decode()
+    assert "archive_selected" not in page.content.decode()
+    assert "Turn off" not in page.content.decode()
+    history = viewer_client.get(reverse("admin:flags_flagchange_changelist"))
+    assert history.status_code == 200 and "payments.live" in history.content.decode()
+    assert "Undo change" not in history.content.decode()
+    for action in ("archive_selected", "disable_selected"):
+        viewer_client.post(changelist, {"action": action, "_selected_action": [flag.pk]})
+    assert viewer_client.post(reverse("admin:flags_flag_toggle", args=[flag.pk])).status_code == 403
+    change = FlagChange.objects.first()
+    revert = reverse("admin:flags_flagchange_revert", args=[change.pk])
+    assert viewer_client.post(revert).status_code == 403
+    flag.refresh_from_db()
+    assert (flag.value, flag.enabled, flag.archived) == (True, True, False)
+    assert FlagChange.objects.filter(key="payments.live").count() == 1
+
+
+def test_bulk_actions_change_flags_for_a_user_who_may(admin_client):
+    flags = Flag.objects.filter(key__in=["payments.live", "ui.new_dashboard"])
+    response = admin_client.post(
+        reverse("admin:flags_flag_changelist"),
+        {"action": "disable_selected", "_selected_action": [f.pk for f in flags]},
+        follow=True,
+    )
+    assert "2 flag(s) changed." in response.content.decode()
+    assert set(flags.values_list("enabled", flat=True)) == {False}
+
+
+def test_a_revert_that_fails_is_an_error_message_not_a_crash(admin_client):
+    revert = reverse("admin:flags_flagchange_revert", args=[999999])
+    response = admin_client.post(revert, follow=True)
+    assert response.status_code == 200
+    assert "No history row 999999." in response.content.decode()
+
+
+def test_the_form_refuses_a_description_past_the_limit(admin_client):
+    from flags.limits import DESCRIPTION_MAX
+
+    flag = Flag.objects.get(key="ab.pricing_v2")
+    form = {
+        "type": "boolean",
+        "value": "false",
+        "description": "d" * (DESCRIPTION_MAX + 1),
+        "rules": "[]",
+        "rollout": "null",
+        "enabled": "on",
+    }
+    response = admin_client.post(reverse("admin:flags_flag_change", args=[flag.pk]), form)
+    assert response.status_code == 200
+    assert f"at most {DESCRIPTION_MAX} characters" in response.content.decode()
+    assert FlagChange.objects.filter(key="ab.pricing_v2").count() == 1

@@ -8,6 +8,7 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
+from echopilot.exceptions import Invalid
 from flags import services
 from flags.models import Flag, FlagChange
 from tests.conftest import ROOT, subprocess_env
@@ -131,7 +132,8 @@ def test_a_bad_config_names_file_and_problem_and_changes_nothing(settings, text,
     assert (values(), FlagChange.objects.count()) == before
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.external
+@pytest.mark.django_db(transaction=True)  # the child process reads the committed database
 def test_a_bad_config_exits_non_zero(settings, tmp_path):
     bad = tmp_path / "cfg"
     bad.mkdir()
@@ -144,7 +146,7 @@ def test_a_bad_config_exits_non_zero(settings, tmp_path):
         text=True,
         timeout=120,
     )
-    assert proc.returncode != 0
+    assert proc.returncode == Invalid.exit_code
     assert str(bad / "flags.json") in proc.stderr and "'x'" in proc.stderr
     assert Flag.objects.count() == 0
 
@@ -208,3 +210,73 @@ def test_an_unreadable_config_is_a_warning_and_a_load_error(settings, content, p
         run("load")
     assert not Flag.objects.exists()
     call_command("check", stdout=io.StringIO(), stderr=io.StringIO())  # warns, does not crash
+
+
+def exit_code(*args) -> int:
+    """Run `flags …`, which must fail; return the exit code it would leave with."""
+    with pytest.raises(CommandError) as error:
+        run(*args)
+    return error.value.returncode
+
+
+def retyped_after_a_rules_change() -> int:
+    """Return a history row (a rules change) that no longer fits its retyped flag."""
+    rules = [{"name": "r", "conditions": [{"attribute": "a", "op": "eq", "value": 1}], "value": 5}]
+    services.flag_set(key="n", actor="cli", value=1, create=True, rules=rules)
+    row = services.flag_set(key="n", actor="cli", rules=[]).changes[0]["id"]
+    services.flag_set(key="n", actor="cli", value="x", retype=True)
+    return row
+
+
+def test_exit_codes_tell_not_found_from_invalid_from_conflict(settings):
+    run("load")
+    # 3: the flag or history row does not exist.
+    assert exit_code("set", "ui.typo", "true") == 3
+    assert exit_code("get", "ui.typo") == 3
+    assert exit_code("history", "ui.typo") == 3
+    assert exit_code("revert", "999999") == 3
+    # 2: the input breaks a rule.
+    assert exit_code("set", "payments.live", "3") == 2
+    assert exit_code("set", "payments.live", "--rules", "[broken") == 2
+    assert exit_code("set", "payments.live") == 2  # nothing to set
+    assert exit_code("get", "payments.live", "--context", "[1]") == 2
+    assert exit_code("history", "--limit", "0") == 2
+    # 4: the change conflicts with the flag as it is now.
+    assert exit_code("revert", str(retyped_after_a_rules_change())) == 4
+    (settings.CONFIG_DIR / "flags.json").write_text("{broken")
+    assert exit_code("load") == 2
+
+
+def test_get_of_a_rollout_without_targeting_key_names_the_openfeature_code(settings):
+    run("load")
+    run("set", "ab.pricing_v2", "--rollout", '{"percentage": 50, "value": true}')
+    with pytest.raises(CommandError) as error:
+        run("get", "ab.pricing_v2")
+    assert error.value.returncode == 2
+    assert str(error.value).startswith("ab.pricing_v2: ")
+    assert str(error.value).endswith("(TARGETING_KEY_MISSING)")
+    with pytest.raises(CommandError, match=r"^ui.typo: No flag 'ui.typo'. \(FLAG_NOT_FOUND\)$"):
+        run("get", "ui.typo")
+
+
+def test_history_limit_bounds_are_the_apis(settings):
+    from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN
+
+    run("load")
+    for i in range(HISTORY_DEFAULT):
+        services.flag_set(key="ui.new_dashboard", actor="cli", value=i % 2 == 0)
+    assert len(run("history").splitlines()) == HISTORY_DEFAULT
+    assert len(run("history", "--limit", str(HISTORY_MIN)).splitlines()) == HISTORY_MIN
+    assert len(run("history", "--limit", str(HISTORY_MAX)).splitlines()) == HISTORY_DEFAULT + 5
+    with pytest.raises(CommandError, match=f"{HISTORY_MIN}-{HISTORY_MAX}"):
+        run("history", "--limit", str(HISTORY_MAX + 1))
+
+
+def test_help_lists_every_action():
+    from flags.management.commands.flags import Command
+
+    out = io.StringIO()
+    parser = Command(stdout=out).create_parser("manage.py", "flags")
+    text = parser.format_help()
+    for action in ("list", "get", "set", "history", "revert", "load", "export"):
+        assert action in Command.actions and action in text

@@ -23,6 +23,7 @@ STAFF_RULE = [
 ]
 
 
+@pytest.mark.external
 def test_importing_flags_does_not_load_models():
     code = (
         "import sys, flags; assert callable(flags.is_enabled); "

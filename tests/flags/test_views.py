@@ -241,6 +241,7 @@ def test_bad_input_stores_and_mirrors_nothing(
     api, seeded, log_dir, django_capture_on_commit_callbacks, raw, status, code
 ):
     before, flags_before = FlagChange.objects.count(), all_flags()
+    lines_before = read_ndjson(log_dir, "feature_flags")
     # Commit callbacks run as a commit would: a stored change would reach the mirror.
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/flags/set", raw, content_type="application/json")
@@ -248,7 +249,7 @@ def test_bad_input_stores_and_mirrors_nothing(
     assert response.json()["ok"] is False and response.json()["error"] == code
     assert FlagChange.objects.count() == before
     assert all_flags() == flags_before
-    assert read_ndjson(log_dir, "feature_flags") == []
+    assert read_ndjson(log_dir, "feature_flags") == lines_before
 
 
 def test_an_integral_float_sets_an_integer_flag(api, seeded):
@@ -302,3 +303,66 @@ def test_unstorable_strings_are_400_on_set_and_evaluate(api, seeded, text):
         content_type="application/json",
     )
     assert evaluated.status_code == 400 and evaluated.json()["ok"] is False
+
+
+def test_a_revert_that_no_longer_fits_is_409(api, seeded):
+    rules = [{"name": "r", "conditions": [{"attribute": "a", "op": "eq", "value": 1}], "value": 5}]
+    api.post("/api/flags/set", {"key": "n", "value": 1, "create": True, "rules": rules}, "json")
+    row = api.post("/api/flags/set", {"key": "n", "rules": []}, "json").json()["history"][0]
+    api.post("/api/flags/set", {"key": "n", "value": "x", "retype": True}, format="json")
+    response = api.post("/api/flags/revert", {"id": row["id"]}, format="json")
+    assert response.status_code == 409
+    body = response.json()
+    assert (body["ok"], body["error"]) == (False, "revert_conflict")
+    assert body["detail"].startswith(f"History row {row['id']} cannot be restored")
+    assert Flag.objects.get(key="n").rules == []
+
+
+def test_unknown_flag_on_set_names_the_key(api, seeded):
+    response = api.post("/api/flags/set", {"key": "ui.typo", "value": True}, format="json")
+    assert response.json() == {
+        "ok": False,
+        "error": "unknown_flag",
+        "detail": "No flag 'ui.typo'; send \"create\": true to create it.",
+        "key": "ui.typo",
+    }
+
+
+def test_description_limit(api, seeded):
+    from flags.limits import DESCRIPTION_MAX
+
+    longest = {"key": "payments.live", "description": "d" * DESCRIPTION_MAX}
+    assert api.post("/api/flags/set", longest, format="json").status_code == 200
+    too_long = {"key": "payments.live", "description": "d" * (DESCRIPTION_MAX + 1)}
+    response = api.post("/api/flags/set", too_long, format="json")
+    assert response.status_code == 400 and response.json()["error"] == "invalid"
+    assert str(DESCRIPTION_MAX) in response.json()["detail"]
+
+
+def test_history_key_longer_than_any_key_is_404_up_to_the_query_bound(api, seeded):
+    from flags.limits import HISTORY_KEY_QUERY_MAX, KEY_MAX_LENGTH
+
+    no_such = api.get(f"/api/flags/history?key={'k' * (KEY_MAX_LENGTH + 1)}")
+    assert no_such.status_code == 404 and no_such.json()["error"] == "unknown_flag"
+    too_long = api.get(f"/api/flags/history?key={'k' * (HISTORY_KEY_QUERY_MAX + 1)}")
+    assert too_long.status_code == 400 and too_long.json()["error"] == "invalid"
+
+
+def test_evaluate_failures_carry_the_openfeature_code(api, seeded):
+    api.post(
+        "/api/flags/set",
+        {"key": "ab.pricing_v2", "rollout": {"percentage": 50, "value": True}},
+        format="json",
+    )
+    missing_key = api.post("/api/flags/evaluate", {"key": "ab.pricing_v2"}, format="json")
+    assert missing_key.status_code == 400
+    assert missing_key.json()["error"] == "targeting_key_missing"
+    not_string = api.post(
+        "/api/flags/evaluate",
+        {"key": "ab.pricing_v2", "context": {"targetingKey": 5}},
+        format="json",
+    )
+    assert not_string.status_code == 400 and not_string.json()["error"] == "invalid_context"
+    unknown = api.post("/api/flags/evaluate", {"key": "ui.typo"}, format="json")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"ok": False, "error": "unknown_flag", "detail": "No flag 'ui.typo'."}

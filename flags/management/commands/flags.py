@@ -1,86 +1,120 @@
-"""`manage.py flags list|get|set|history|revert|load|export`: the flags CLI."""
+"""`manage.py flags list|get|set|history|revert|load|export`: the flags CLI.
+
+Errors exit with the domain error's code (echopilot.commands): 2 invalid input
+(a bad VALUE, option or config file), 3 unknown flag or history row, 4 a
+revert that conflicts with the flag.
+"""
 
 import json
+from argparse import ArgumentParser
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-
-from echopilot.errors import ApiError
+from echopilot.commands import AppCommand
+from echopilot.exceptions import Invalid
 from flags import config, selectors, services
 from flags.engine import TYPES, FlagError
+from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN
 
 ACTOR = "cli"
+CONFIG_FILE = "Another file (default: <config dir>/flags.json)."
 
 
-def _json(value) -> str:
+def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _parse_json(text: str, what: str):
+def _parse_json(text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        raise CommandError(f"{what}: not valid JSON: {text!r}") from None
+        raise Invalid(f"{what}: not valid JSON: {text!r}") from None
 
 
-class Command(BaseCommand):
+def _value(text: str) -> Any:
+    """Return VALUE as JSON (`true`, `42`, `'{"a": 1}'`); other text is a string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _change_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """Return the flag fields `flags set` was given (the others stay as they are)."""
+    fields = {}
+    if options["value"] is not None:
+        fields["value"] = _value(options["value"])
+    if options["rules"] is not None:
+        fields["rules"] = _parse_json(options["rules"], "--rules")
+    if options["rollout"] is not None:
+        fields["rollout"] = _parse_json(options["rollout"], "--rollout")
+    for name in ("description", "enabled", "archived"):
+        if options[name] is not None:
+            fields[name] = options[name]
+    return fields
+
+
+class Command(AppCommand):
     help = "Feature flags: list, get, set, history, revert, load (configs/flags.json), export."
+    actions = {
+        "list": "Every flag with type, value and targeting.",
+        "get": "Evaluate a flag (optionally for a context).",
+        "set": "Change a flag (VALUE is JSON; other text is a string).",
+        "history": "Change history, newest first.",
+        "revert": "Undo one history row.",
+        "load": "Load configs/flags.json (creates; keeps changes).",
+        "export": "Write every flag to configs/flags.json (v2 form).",
+    }
 
-    def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    def args_list(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="One JSON object per line.")
+        parser.add_argument("--all", action="store_true", help="Include archived flags.")
 
-        p = sub.add_parser("list", help="Every flag with type, value and targeting.")
-        p.add_argument("--json", action="store_true", help="One JSON object per line.")
-        p.add_argument("--all", action="store_true", help="Include archived flags.")
+    def args_get(self, parser: ArgumentParser) -> None:
+        parser.add_argument("key")
+        parser.add_argument("--context", help='JSON object, e.g. \'{"targetingKey": "u1"}\'.')
 
-        p = sub.add_parser("get", help="Evaluate a flag (optionally for a context).")
-        p.add_argument("key")
-        p.add_argument("--context", help='JSON object, e.g. \'{"targetingKey": "u1"}\'.')
-
-        p = sub.add_parser("set", help="Change a flag (VALUE is JSON; other text is a string).")
-        p.add_argument("key")
-        p.add_argument("value", nargs="?", help="New value: true, 42, 1.5, '\"text\"', '{}'.")
-        p.add_argument("--create", action="store_true", help="Create the flag if missing.")
-        p.add_argument("--type", choices=TYPES, help="Type on creation (or with --retype).")
-        p.add_argument("--retype", action="store_true", help="Allow changing the type.")
-        p.add_argument("--description")
-        p.add_argument("--rules", help="JSON list of targeting rules.")
-        p.add_argument("--rollout", help='JSON rollout object, or "null" to remove it.')
-        switch = p.add_mutually_exclusive_group()
+    def args_set(self, parser: ArgumentParser) -> None:
+        parser.add_argument("key")
+        parser.add_argument("value", nargs="?", help="New value: true, 42, 1.5, '\"text\"', '{}'.")
+        parser.add_argument("--create", action="store_true", help="Create the flag if missing.")
+        parser.add_argument("--type", choices=TYPES, help="Type on creation (or with --retype).")
+        parser.add_argument("--retype", action="store_true", help="Allow changing the type.")
+        parser.add_argument("--description")
+        parser.add_argument("--rules", help="JSON list of targeting rules.")
+        parser.add_argument("--rollout", help='JSON rollout object, or "null" to remove it.')
+        switch = parser.add_mutually_exclusive_group()
         switch.add_argument("--enable", dest="enabled", action="store_true", default=None)
         switch.add_argument("--disable", dest="enabled", action="store_false")
-        archive = p.add_mutually_exclusive_group()
+        archive = parser.add_mutually_exclusive_group()
         archive.add_argument("--archive", dest="archived", action="store_true", default=None)
         archive.add_argument("--unarchive", dest="archived", action="store_false")
 
-        p = sub.add_parser("history", help="Change history, newest first.")
-        p.add_argument("key", nargs="?")
-        p.add_argument("--limit", type=int, default=50)
-        p.add_argument("--json", action="store_true", help="One JSON row per line.")
+    def args_history(self, parser: ArgumentParser) -> None:
+        parser.add_argument("key", nargs="?")
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=HISTORY_DEFAULT,
+            help=f"Rows to show, {HISTORY_MIN}-{HISTORY_MAX} (default {HISTORY_DEFAULT}).",
+        )
+        parser.add_argument("--json", action="store_true", help="One JSON row per line.")
 
-        p = sub.add_parser("revert", help="Undo one history row.")
-        p.add_argument("change_id", type=int)
+    def args_revert(self, parser: ArgumentParser) -> None:
+        parser.add_argument("change_id", type=int)
 
-        p = sub.add_parser("load", help="Load configs/flags.json (creates; keeps changes).")
-        p.add_argument("--path", help="Another file (default: <config dir>/flags.json).")
-        p.add_argument("--overwrite", action="store_true", help="Overwrite changed values too.")
+    def args_load(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--path", help=CONFIG_FILE)
+        parser.add_argument(
+            "--overwrite", action="store_true", help="Overwrite changed values too."
+        )
 
-        p = sub.add_parser("export", help="Write every flag to configs/flags.json (v2 form).")
-        p.add_argument("--path", help="Another file (default: <config dir>/flags.json).")
+    def args_export(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--path", help=CONFIG_FILE)
 
-    def handle(self, *args, **options):
-        action = options["action"]
-        try:
-            getattr(self, f"do_{action}")(options)
-        except ApiError as exc:
-            raise CommandError(str(exc.detail)) from None
-        except config.ConfigError as exc:
-            raise CommandError(f"flags load: {exc}") from None
-
-    def do_list(self, options):
+    def do_list(self, options: dict[str, Any]) -> None:
         for flag in selectors.list_flags(include_archived=options["all"]):
-            spec = services.flag_spec(flag)
             if options["json"]:
-                self.stdout.write(_json({"key": flag.key, **spec}))
+                self.stdout.write(_json({"key": flag.key, **services.flag_spec(flag)}))
                 continue
             extras = []
             if not flag.enabled:
@@ -95,34 +129,21 @@ class Command(BaseCommand):
                 f"{flag.key:40} {flag.type:8} {_json(flag.value):20} {', '.join(extras)}".rstrip()
             )
 
-    def do_get(self, options):
+    def do_get(self, options: dict[str, Any]) -> None:
+        key = options["key"]
         context = _parse_json(options["context"], "--context") if options["context"] else {}
         if not isinstance(context, dict):
-            raise CommandError("--context must be a JSON object.")
+            raise Invalid("--context must be a JSON object.")
         try:
-            value, variant, reason = selectors.evaluate(options["key"], context)
+            value, variant, reason = selectors.evaluate(key, context)
         except FlagError as exc:
-            raise CommandError(f"{options['key']}: {exc.detail} ({exc.code})") from None
-        self.stdout.write(
-            _json({"key": options["key"], "value": value, "variant": variant, "reason": reason})
-        )
+            raise selectors.evaluation_error(exc, f"{key}: {exc.detail} ({exc.code})") from None
+        self.stdout.write(_json({"key": key, "value": value, "variant": variant, "reason": reason}))
 
-    def do_set(self, options):
-        fields = {}
-        if options["value"] is not None:
-            try:
-                fields["value"] = json.loads(options["value"])
-            except ValueError:
-                fields["value"] = options["value"]  # plain text is a string value
-        if options["rules"] is not None:
-            fields["rules"] = _parse_json(options["rules"], "--rules")
-        if options["rollout"] is not None:
-            fields["rollout"] = _parse_json(options["rollout"], "--rollout")
-        for name in ("description", "enabled", "archived"):
-            if options[name] is not None:
-                fields[name] = options[name]
+    def do_set(self, options: dict[str, Any]) -> None:
+        fields = _change_fields(options)
         if not fields and not options["create"]:
-            raise CommandError("Nothing to set: give a VALUE or an option.")
+            raise Invalid("Nothing to set: give a VALUE or an option.")
         result = services.flag_set(
             key=options["key"],
             actor=ACTOR,
@@ -142,13 +163,8 @@ class Command(BaseCommand):
                     f" (change {row['id']})"
                 )
 
-    def do_history(self, options):
-        if not 1 <= options["limit"] <= 1000:
-            raise CommandError("--limit must be 1-1000.")
-        key = options["key"]
-        if key is not None and not selectors.flag_exists(key):
-            raise CommandError(f"No flag {key!r}.")
-        for row in selectors.history(key=key, limit=options["limit"]):
+    def do_history(self, options: dict[str, Any]) -> None:
+        for row in selectors.history(key=options["key"], limit=options["limit"]):
             if options["json"]:
                 self.stdout.write(_json(row))
             else:
@@ -157,18 +173,22 @@ class Command(BaseCommand):
                     f"{_json(row['old'])} -> {_json(row['new'])} by {row['actor']}"
                 )
 
-    def do_revert(self, options):
-        result = services.flag_revert(change_id=options["change_id"], actor=ACTOR)
+    def do_revert(self, options: dict[str, Any]) -> None:
+        change_id = options["change_id"]
+        result = services.flag_revert(change_id=change_id, actor=ACTOR)
         if not result.changes:
-            self.stdout.write(f"{result.key}: already as before change {options['change_id']}")
+            self.stdout.write(f"{result.key}: already as before change {change_id}")
         for row in result.changes:
             self.stdout.write(
-                f"reverted change {options['change_id']}: {result.key}.{row['field']} "
+                f"reverted change {change_id}: {result.key}.{row['field']} "
                 f"{_json(row['old'])} -> {_json(row['new'])} (change {row['id']})"
             )
 
-    def do_load(self, options):
-        result = config.flags_load(path=options["path"], overwrite=options["overwrite"])
+    def do_load(self, options: dict[str, Any]) -> None:
+        try:
+            result = config.flags_load(path=options["path"], overwrite=options["overwrite"])
+        except config.ConfigError as exc:
+            raise Invalid(f"flags load: {exc}") from None
         for key, fields in result.kept.items():
             self.stdout.write(
                 f"kept {key}: {', '.join(fields)} changed since (use --overwrite to replace)"
@@ -178,6 +198,6 @@ class Command(BaseCommand):
             f"{len(result.kept)} kept, {len(result.unchanged)} unchanged ({result.path})"
         )
 
-    def do_export(self, options):
+    def do_export(self, options: dict[str, Any]) -> None:
         path, count = config.flags_export(path=options["path"])
         self.stdout.write(f"exported {count} flags to {path}")
