@@ -5,8 +5,9 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
+from echopilot.admin import reported
 from echopilot.auth import admin_actor
-from echopilot.errors import ApiError
+from echopilot.exceptions import ServiceError
 from experiments import selectors, services
 from experiments.models import Experiment, Status
 
@@ -40,8 +41,8 @@ class ExperimentForm(forms.ModelForm):
             services.check_salt_free(self.definition.salt, key)
         except services.ConfigError as exc:
             raise forms.ValidationError(str(exc)) from None
-        except ApiError as exc:
-            raise forms.ValidationError(str(exc.detail)) from None
+        except ServiceError as exc:
+            raise forms.ValidationError(exc.detail) from None
         return data
 
 
@@ -76,30 +77,21 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         d = form.definition
-        try:
+        fields = {"variants": d.variants, "weights": d.weights, "salt": d.salt}
+        saved = None
+        # The form validated, so only a race lands in `reported` (the key or salt
+        # was taken, or users were exposed, since): it shows the error; nothing is saved.
+        with reported(self, request):
             if change:
                 saved = services.experiment_update(
-                    key=obj.key,
-                    variants=d.variants,
-                    weights=d.weights,
-                    salt=d.salt,
-                    description=d.description,
-                    actor=admin_actor(request),
+                    key=obj.key, description=d.description, actor=admin_actor(request), **fields
                 )
             else:
                 saved = services.experiment_create(
-                    key=d.key,
-                    variants=d.variants,
-                    weights=d.weights,
-                    salt=d.salt,
-                    description=d.description,
-                    actor=admin_actor(request),
+                    key=d.key, description=d.description, actor=admin_actor(request), **fields
                 )
-        except ApiError as exc:
-            # The form validated, so only a race lands here (the key or salt was
-            # taken, or users were exposed, since): report it and save nothing.
-            obj._save_error = str(exc.detail)
-            messages.error(request, obj._save_error)
+        if saved is None:
+            obj._save_error = True
             return
         obj.pk = saved.pk
         obj._state.adding = saved._state.adding
@@ -147,7 +139,8 @@ class ExperimentAdmin(admin.ModelAdmin):
                     winner=(winners or {}).get(exp.key) or None,
                     actor=admin_actor(request),
                 )
-            except ApiError as exc:
+            except ServiceError as exc:
+                # Not `reported()`: in a bulk action the message must name the experiment.
                 self.message_user(request, f"{exp.key}: {exc.detail}", messages.ERROR)
             else:
                 self.message_user(request, f"{exp.key}: {status}", messages.SUCCESS)
@@ -224,8 +217,8 @@ def results_context(exp: Experiment, event: str | None) -> dict:
     event = event or ("conversion" if "conversion" in names or not names else names[0])
     try:
         data = selectors.results(experiment=exp.key, event=event)
-    except ApiError as exc:
-        return {"results_error": str(exc.detail), "event_names": names}
+    except ServiceError as exc:
+        return {"results_error": exc.detail, "event_names": names}
     return {
         "results": data,
         "results_event": event,

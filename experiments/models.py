@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
+from experiments.limits import EVENT_MAX, KEY_MAX, SALT_MAX, USER_MAX, VARIANT_MAX
+
 
 class Status(models.TextChoices):
     RUNNING = "running", "Running"
@@ -14,7 +16,7 @@ class Experiment(models.Model):
     """An A/B/n test: its variants, their weights and the salt that assigns users."""
 
     key = models.CharField(
-        max_length=64, unique=True, help_text="Identifier used by the API (`exp=`)."
+        max_length=KEY_MAX, unique=True, help_text="Identifier used by the API (`exp=`)."
     )
     description = models.TextField(blank=True, default="", help_text="What the test is for.")
     variants = models.JSONField(
@@ -24,7 +26,7 @@ class Experiment(models.Model):
         help_text="Positive integer weight per variant (all 1 unless configured).",
     )
     salt = models.CharField(
-        max_length=200,
+        max_length=SALT_MAX,
         unique=True,
         help_text="Hashed with the user id; unique so experiments are not correlated.",
     )
@@ -35,7 +37,7 @@ class Experiment(models.Model):
         help_text="Running assigns and records; paused and stopped record no new exposure.",
     )
     winner = models.CharField(
-        max_length=64,
+        max_length=VARIANT_MAX,
         blank=True,
         default="",
         help_text="Variant declared the winner when stopped (empty: the control is served).",
@@ -71,8 +73,10 @@ class Exposure(models.Model):
         related_name="exposures",
         help_text="The experiment the user was exposed to.",
     )
-    user = models.CharField(max_length=200, help_text="The caller's user id.")
-    variant = models.CharField(max_length=64, help_text="The variant the user was assigned.")
+    user = models.CharField(max_length=USER_MAX, help_text="The caller's user id.")
+    variant = models.CharField(
+        max_length=VARIANT_MAX, help_text="The variant the user was assigned."
+    )
     created_at = models.DateTimeField(help_text="When the user was first exposed.")
 
     class Meta:
@@ -100,9 +104,9 @@ class Event(models.Model):
         related_name="events",
         help_text="The experiment the event is attributed to.",
     )
-    user = models.CharField(max_length=200, help_text="The caller's user id.")
-    variant = models.CharField(max_length=64, help_text="The user's variant.")
-    event = models.CharField(max_length=64, help_text="Event name, e.g. `conversion`.")
+    user = models.CharField(max_length=USER_MAX, help_text="The caller's user id.")
+    variant = models.CharField(max_length=VARIANT_MAX, help_text="The user's variant.")
+    event = models.CharField(max_length=EVENT_MAX, help_text="Event name, e.g. `conversion`.")
     value = models.FloatField(null=True, blank=True, help_text="Optional value (revenue).")
     created_at = models.DateTimeField(help_text="When the event was logged.")
 

@@ -7,6 +7,7 @@ from echopilot.serializers import (
     StrictFloatField,
     StrictSerializer,
 )
+from experiments.limits import EVENT_MAX, KEY_MAX, USER_MAX, VARIANT_MAX
 
 
 class AssignSerializer(serializers.Serializer):
@@ -20,10 +21,12 @@ class AssignSerializer(serializers.Serializer):
 class EventInSerializer(StrictSerializer):
     # Untrimmed: " conversion" is not "conversion"; the service refuses it rather
     # than storing a name the client never sent.
-    event = StrictCharField(max_length=64, trim_whitespace=False)
-    user = StrictCharField(max_length=200, trim_whitespace=False)
-    exp = StrictCharField(max_length=64, trim_whitespace=False)
-    variant = StrictCharField(max_length=64, required=False, allow_null=True, trim_whitespace=False)
+    event = StrictCharField(max_length=EVENT_MAX, trim_whitespace=False)
+    user = StrictCharField(max_length=USER_MAX, trim_whitespace=False)
+    exp = StrictCharField(max_length=KEY_MAX, trim_whitespace=False)
+    variant = StrictCharField(
+        max_length=VARIANT_MAX, required=False, allow_null=True, trim_whitespace=False
+    )
     # The |value| cap (VALUE_MAX) and its message are the service's check_value.
     value = StrictFloatField(required=False, allow_null=True)
 

@@ -7,9 +7,12 @@ statsmodels to 1e-6.
 
 import math
 from statistics import NormalDist
+from typing import TypedDict
 
 # The two-sided 95% critical value, exactly (not 1.96).
 Z = NormalDist().inv_cdf(0.975)
+# The SRM check fires below this p-value: strict, since it runs on every look.
+SRM_P = 0.001
 
 
 def wilson(converters: int, users: int, z: float = Z) -> list[float] | None:
@@ -100,7 +103,15 @@ def chi2_sf(stat: float, df: int) -> float:
     return _gamma_q(df / 2, stat / 2)
 
 
-def srm(users: list[int], weights: list[int]) -> dict:
+class Srm(TypedDict):
+    """The sample-ratio-mismatch check: `srm` is true when p < SRM_P."""
+
+    chi2: float | None
+    p_value: float | None
+    srm: bool
+
+
+def srm(users: list[int], weights: list[int]) -> Srm:
     """Chi-square goodness of fit of users per variant against the weights."""
     total = sum(users)
     if total <= 0 or len(users) < 2:
@@ -111,7 +122,7 @@ def srm(users: list[int], weights: list[int]) -> dict:
         expected = total * weight / weight_sum
         chi2 += (observed - expected) ** 2 / expected
     p_value = chi2_sf(chi2, len(users) - 1)
-    return {"chi2": chi2, "p_value": p_value, "srm": p_value < 0.001}
+    return {"chi2": chi2, "p_value": p_value, "srm": p_value < SRM_P}
 
 
 def _lbeta(a: float, b: float) -> float:

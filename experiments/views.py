@@ -4,9 +4,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from echopilot.errors import ApiError, flatten
+from echopilot.errors import flatten
+from echopilot.exceptions import Invalid
 from echopilot.serializers import ErrorSerializer
 from experiments import selectors, services
+from experiments.limits import BATCH_MAX, EVENT_RE, KEY_MAX, USER_MAX, VALUE_MAX, VARIANT_MAX
 from experiments.serializers import (
     AssignSerializer,
     EventInSerializer,
@@ -20,22 +22,17 @@ EVENT_SCHEMA = {
     "additionalProperties": False,
     "required": ["event", "user", "exp"],
     "properties": {
-        "event": {"type": "string", "pattern": services.EVENT_RE.pattern},
-        "user": {"type": "string", "minLength": 1, "maxLength": services.USER_MAX},
-        "exp": {"type": "string", "maxLength": 64},
-        "variant": {"type": "string", "nullable": True},
-        "value": {
-            "type": "number",
-            "nullable": True,
-            "minimum": -services.VALUE_MAX,
-            "maximum": services.VALUE_MAX,
-        },
+        "event": {"type": "string", "pattern": EVENT_RE.pattern},
+        "user": {"type": "string", "minLength": 1, "maxLength": USER_MAX},
+        "exp": {"type": "string", "maxLength": KEY_MAX},
+        "variant": {"type": "string", "nullable": True, "maxLength": VARIANT_MAX},
+        "value": {"type": "number", "nullable": True, "minimum": -VALUE_MAX, "maximum": VALUE_MAX},
     },
 }
 EVENT_OR_BATCH = {
     "oneOf": [
         EVENT_SCHEMA,
-        {"type": "array", "minItems": 1, "maxItems": services.BATCH_MAX, "items": EVENT_SCHEMA},
+        {"type": "array", "minItems": 1, "maxItems": BATCH_MAX, "items": EVENT_SCHEMA},
     ]
 }
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
@@ -51,14 +48,14 @@ def _query(request, required: tuple[str, ...], optional: dict[str, str] | None =
     optional = optional or {}
     unknown = sorted(set(params) - set(required) - set(optional))
     if unknown:
-        raise ApiError("; ".join(f"{n}: Unknown field." for n in unknown), code="invalid")
+        raise Invalid("; ".join(f"{n}: Unknown field." for n in unknown))
     repeated = sorted(n for n in params if len(params.getlist(n)) > 1)
     if repeated:
         # `params[n]` would silently take the last one.
-        raise ApiError("; ".join(f"{n}: Given more than once." for n in repeated), code="invalid")
+        raise Invalid("; ".join(f"{n}: Given more than once." for n in repeated))
     missing = [n for n in required if n not in params]
     if missing:
-        raise ApiError("; ".join(f"{n}: This field is required." for n in missing), code="invalid")
+        raise Invalid("; ".join(f"{n}: This field is required." for n in missing))
     data = {n: params[n] for n in required}
     data.update({n: params.get(n, default) for n, default in optional.items()})
     return data
@@ -93,36 +90,31 @@ class LogView(APIView):
     )
     def post(self, request):
         body = request.data
-        if isinstance(body, list):
-            if len(body) > services.BATCH_MAX:
-                raise ApiError(
-                    f"A batch holds at most {services.BATCH_MAX} events; got {len(body)}.",
-                    code="batch_too_large",
-                )
-            # A parse failure is handed over, not raised: the service checks the
-            # events in order, so an earlier event's 404 or 409 is reported first.
-            events = [self._parse(item, index=i) for i, item in enumerate(body)]
-            result = services.log_events(events=events, actor=request.user.actor)
-        else:
-            event = self._parse(body, index=None)
-            if isinstance(event, ApiError):
-                raise event
-            result = services.log_events(events=[event], actor=request.user.actor, indexed=False)
+        batch = isinstance(body, list)
+        items = body if batch else [body]
+        services.check_batch_size(len(items))  # before parsing a huge body item by item
+        # Parse problems are handed over as text, not raised: the service checks
+        # the events in order, so an earlier event's 404 or 409 is reported first.
+        events, problems = [], {}
+        for i, item in enumerate(items):
+            event, problem = self._parse(item)
+            events.append(event)
+            if problem:
+                problems[i] = problem
+        result = services.log_events(
+            events=events, problems=problems, indexed=batch, actor=request.user.actor
+        )
         return Response({"ok": True, **result})
 
     @staticmethod
-    def _parse(item, *, index):
-        """Return the validated event, or the ApiError describing why it is not one."""
+    def _parse(item):
+        """Return (the validated event, None), or (None, why it is not one)."""
         if not isinstance(item, dict):
-            detail = "An event must be a JSON object."
-        else:
-            serializer = EventInSerializer(data=item)
-            if serializer.is_valid():
-                return serializer.validated_data
-            detail = "; ".join(flatten(serializer.errors))
-        if index is None:
-            return ApiError(detail, code="invalid")
-        return ApiError(f"event {index}: {detail}", code="invalid", extra={"index": index})
+            return None, "An event must be a JSON object."
+        serializer = EventInSerializer(data=item)
+        if serializer.is_valid():
+            return serializer.validated_data, None
+        return None, "; ".join(flatten(serializer.errors))
 
 
 class ResultsView(APIView):

@@ -1,8 +1,10 @@
 """Operations on experiments: one function per thing the app does.
 
 The API views, admin actions and `manage.py experiments` all call these, so
-they cannot disagree. Bad input raises `ApiError` (rendered as the JSON error
-format by the API, as a `CommandError` by the command).
+they cannot disagree. A refusal raises an `echopilot.exceptions` error
+(`Invalid`, `NotFound`, `Conflict`) with a stable `code`; each interface
+renders it (JSON error body, admin message, command exit code). The limits
+they enforce are in `experiments.limits`.
 """
 
 from experiments.services.definitions import (
@@ -15,14 +17,16 @@ from experiments.services.definitions import (
     load_config,
     read_config,
 )
-from experiments.services.traffic import _insert_exposures, assign, log_event, log_events
+from experiments.services.traffic import (
+    Assignment,
+    Logged,
+    assign,
+    check_batch_size,
+    log_event,
+    log_events,
+)
 from experiments.services.validation import (
-    BATCH_MAX,
-    EVENT_RE,
-    KEY_RE,
     STREAM,
-    USER_MAX,
-    VALUE_MAX,
     ConfigError,
     Definition,
     check_event_name,
@@ -34,17 +38,14 @@ from experiments.services.validation import (
 )
 
 __all__ = [
-    "BATCH_MAX",
-    "EVENT_RE",
-    "KEY_RE",
     "STREAM",
-    "USER_MAX",
-    "VALUE_MAX",
+    "Assignment",
     "ConfigError",
     "Definition",
     "LoadResult",
-    "_insert_exposures",
+    "Logged",
     "assign",
+    "check_batch_size",
     "check_event_name",
     "check_salt_free",
     "check_user",

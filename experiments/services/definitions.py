@@ -2,26 +2,27 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from echopilot import mirror
 from echopilot.config import read_json_config
-from echopilot.errors import ApiError
+from echopilot.exceptions import Conflict, Invalid
 from experiments.models import Experiment, Exposure, Status
 from experiments.services.validation import (
     STREAM,
     ConfigError,
     Definition,
-    _invalid,
     check_salt_free,
     get_experiment,
+    invalid_definition,
     parse_definition,
 )
 
 
-def _record(exp: Experiment, action: str, actor: str, **extra) -> None:
+def _record(exp: Experiment, action: str, actor: str, **extra: Any) -> None:
     mirror.append(
         STREAM,
         {
@@ -57,17 +58,13 @@ def experiment_create(
             {"variants": variants, "weights": weights, "salt": salt, "description": description},
         )
     except ConfigError as exc:
-        raise _invalid(exc) from None
+        raise invalid_definition(exc) from None
     return _create(definition, actor)
 
 
 def _create(definition: Definition, actor: str) -> Experiment:
     if Experiment.objects.filter(key=definition.key).exists():
-        raise ApiError(
-            f"Experiment {definition.key!r} already exists.",
-            code="experiment_exists",
-            status_code=409,
-        )
+        raise Conflict(f"Experiment {definition.key!r} already exists.", code="experiment_exists")
     check_salt_free(definition.salt, definition.key)
     exp = Experiment(
         key=definition.key,
@@ -83,10 +80,9 @@ def _create(definition: Definition, actor: str) -> Experiment:
             _record(exp, "created", actor, salt=exp.salt, description=exp.description)
     except IntegrityError:
         # Lost a race with a concurrent create of the same key or salt.
-        raise ApiError(
+        raise Conflict(
             f"Experiment {definition.key!r} or its salt was created concurrently.",
             code="experiment_exists",
-            status_code=409,
         ) from None
     return exp
 
@@ -128,7 +124,7 @@ def experiment_update(
         try:
             definition = parse_definition(key, raw)
         except ConfigError as exc:
-            raise _invalid(exc) from None
+            raise invalid_definition(exc) from None
         return _update(exp, definition, actor)
 
 
@@ -139,11 +135,10 @@ def _update(exp: Experiment, definition: Definition, actor: str) -> Experiment:
         return exp
     assignment_fields = {"variants", "weights", "salt"} & set(changed)
     if assignment_fields and is_locked(exp):
-        raise ApiError(
+        raise Conflict(
             f"Experiment {exp.key!r} has exposures: its {', '.join(sorted(assignment_fields))} "
             "cannot change (that would move users between variants mid-test).",
             code="experiment_locked",
-            status_code=409,
         )
     if "salt" in changed:
         check_salt_free(definition.salt, exp.key)
@@ -155,10 +150,9 @@ def _update(exp: Experiment, definition: Definition, actor: str) -> Experiment:
             exp.save()
     except IntegrityError:
         # Lost a race with a concurrent create or update taking the same salt.
-        raise ApiError(
+        raise Conflict(
             f"Salt {exp.salt!r} was taken concurrently by another experiment.",
             code="duplicate_salt",
-            status_code=409,
         ) from None
     _record(exp, "updated", actor, changed=changed)
     return exp
@@ -172,23 +166,22 @@ def experiment_set_status(
     A stopped experiment stays stopped: resuming it would mix two tests' data.
     """
     if status not in Status.values:
-        raise ApiError(f"Unknown status {status!r}.", code="invalid")
+        raise Invalid(f"Unknown status {status!r}.")
     if winner and status != Status.STOPPED:
-        raise ApiError("A winner can only be declared when stopping.", code="invalid")
+        raise Invalid("A winner can only be declared when stopping.")
     # Read and write under the row lock: two concurrent changes are applied one
     # after the other, so a stop cannot be overwritten by a resume read before it.
     with transaction.atomic():
         exp = get_experiment(key, for_update=True)
         if winner and winner not in exp.variants:
-            raise ApiError(
+            raise Invalid(
                 f"{winner!r} is not a variant of {key!r} ({', '.join(exp.variants)}).",
                 code="unknown_variant",
             )
         if exp.status == Status.STOPPED and status != Status.STOPPED:
-            raise ApiError(
+            raise Conflict(
                 f"Experiment {key!r} is stopped and cannot be resumed or paused.",
                 code="experiment_stopped",
-                status_code=409,
             )
         if exp.status == status and (not winner or winner == exp.winner):
             return exp  # nothing changes: no write, no line
@@ -250,7 +243,7 @@ def load_config(
     try:
         definitions = read_config(path)
     except ConfigError as exc:
-        raise _invalid(exc) from None
+        raise invalid_definition(exc) from None
     results = []
     with transaction.atomic():
         # Locked, so `_update`'s exposure check holds until the commit.

@@ -1,25 +1,24 @@
 """Validation shared by every interface: definitions, users, event names."""
 
 import math
-import re
 from dataclasses import dataclass
 
 from echopilot.config import ConfigError
-from echopilot.errors import ApiError
+from echopilot.exceptions import Conflict, Invalid, NotFound
 from echopilot.parsers import text_problem
+from experiments.limits import (
+    EVENT_RE,
+    KEY_RE,
+    MAX_VARIANTS,
+    MAX_WEIGHT,
+    SALT_MAX,
+    USER_MAX,
+    VALUE_MAX,
+    VARIANT_MAX,
+)
 from experiments.models import Experiment
 
 STREAM = "experiments"
-KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-EVENT_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-USER_MAX = 200
-VARIANT_MAX = 64
-MAX_VARIANTS = 26
-MAX_WEIGHT = 1_000_000
-BATCH_MAX = 1000
-# |value| cap: a batch of 1,000 such values sums to 1e18, far from a float's
-# 1.8e308, so SUM(value) in results can never overflow to infinity.
-VALUE_MAX = 10**15
 CONFIG_FIELDS = {"variants", "weights", "salt", "description"}
 
 
@@ -42,62 +41,66 @@ class Definition:
         ]
 
 
-# --- validation -------------------------------------------------------------------
+# --- definitions ------------------------------------------------------------------
 
 
-def check_key(key) -> str:
+def check_key(key: object) -> str:
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise ConfigError(f"experiment key {key!r} must match {KEY_RE.pattern}")
     return key
 
 
-def check_variants(variants) -> list[str]:
+def check_variants(variants: object) -> list[str]:
     if not isinstance(variants, list) or not variants:
         raise ConfigError("'variants' must be a non-empty list of names")
     if len(variants) < 2:
         raise ConfigError("'variants' needs at least two names (a control and a treatment)")
     if len(variants) > MAX_VARIANTS:
         raise ConfigError(f"'variants' has {len(variants)} names; at most {MAX_VARIANTS}")
+    names: list[str] = []
     for name in variants:
         if not isinstance(name, str) or not name.strip() or len(name) > VARIANT_MAX:
             raise ConfigError(
                 f"variant {name!r} must be a non-empty string of at most {VARIANT_MAX} characters"
             )
-    duplicates = sorted({v for v in variants if variants.count(v) > 1})
+        names.append(name)
+    duplicates = sorted({v for v in names if names.count(v) > 1})
     if duplicates:
         raise ConfigError(f"duplicate variants: {', '.join(duplicates)}")
-    return list(variants)
+    return names
 
 
-def check_weights(weights, variants: list[str]) -> list[int]:
+def check_weights(weights: object, variants: list[str]) -> list[int]:
     if weights is None:
         return [1] * len(variants)
     if not isinstance(weights, list):
         raise ConfigError("'weights' must be a list of positive integers")
+    checked: list[int] = []
     for w in weights:
         if isinstance(w, bool) or not isinstance(w, int) or w <= 0 or w > MAX_WEIGHT:
             raise ConfigError(
                 f"weight {w!r} is not a positive integer (at most {MAX_WEIGHT}): "
                 "weights are positive integers"
             )
-    if len(weights) != len(variants):
+        checked.append(w)
+    if len(checked) != len(variants):
         raise ConfigError(
-            f"{len(weights)} weights for {len(variants)} variants: give one weight per variant"
+            f"{len(checked)} weights for {len(variants)} variants: give one weight per variant"
         )
-    return list(weights)
+    return checked
 
 
-def check_salt(salt, key: str) -> str:
+def check_salt(salt: object, key: str) -> str:
     if salt is None:
         return key  # an omitted salt defaults to the experiment key
-    if not isinstance(salt, str) or not salt or len(salt) > 200:
-        raise ConfigError("'salt' must be a non-empty string of at most 200 characters")
+    if not isinstance(salt, str) or not salt or len(salt) > SALT_MAX:
+        raise ConfigError(f"'salt' must be a non-empty string of at most {SALT_MAX} characters")
     return salt
 
 
-def parse_definition(key, raw) -> Definition:
+def parse_definition(key: object, raw: object) -> Definition:
     """Validate one experiment definition (a config file entry); raise ConfigError."""
-    check_key(key)
+    key = check_key(key)
     if not isinstance(raw, dict):
         raise ConfigError(f"{key}: the definition must be a JSON object")
     unknown = sorted(set(raw) - CONFIG_FIELDS)
@@ -118,42 +121,53 @@ def parse_definition(key, raw) -> Definition:
     return Definition(key, variants, weights, salt, description)
 
 
-def _invalid(exc: ConfigError) -> ApiError:
-    return ApiError(str(exc), code="invalid_experiment", status_code=400)
+def invalid_definition(exc: ConfigError) -> Invalid:
+    """Return the error for a definition or config file that breaks the rules (400)."""
+    return Invalid(str(exc), code="invalid_experiment")
 
 
-def check_user(user) -> str:
+# --- traffic ----------------------------------------------------------------------
+
+
+def check_user(user: object) -> str:
     if not isinstance(user, str) or not user.strip():
-        raise ApiError("'user' must be a non-empty string.", code="invalid")
+        raise Invalid("'user' must be a non-empty string.")
     if len(user) > USER_MAX:
-        raise ApiError(f"'user' is longer than {USER_MAX} characters.", code="invalid")
+        raise Invalid(f"'user' is longer than {USER_MAX} characters.")
     # The hash input and a stored column: NUL cannot be stored, a lone surrogate
     # (from JSON) cannot be encoded.
     problem = text_problem(user)
     if problem:
-        raise ApiError(f"'user' {problem}.", code="invalid")
+        raise Invalid(f"'user' {problem}.")
     return user
 
 
-def check_event_name(name) -> str:
+def check_event_name(name: object) -> str:
     if not isinstance(name, str) or not EVENT_RE.fullmatch(name):
-        raise ApiError(f"'event' must match {EVENT_RE.pattern}.", code="invalid")
+        raise Invalid(f"'event' must match {EVENT_RE.pattern}.")
     return name
 
 
-def check_value(value) -> float | None:
+def check_value(value: object) -> float | None:
     """Return an event's optional value as a float; refuse non-numbers and huge ones."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiError("'value' must be a JSON number.", code="invalid")
+        raise Invalid("'value' must be a JSON number.")
     # abs() before float(): an int too large for a float must not raise OverflowError.
     if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > VALUE_MAX:
-        raise ApiError(
-            f"'value' must be a finite number between -{VALUE_MAX:.0e} and {VALUE_MAX:.0e}.",
-            code="invalid",
+        raise Invalid(
+            f"'value' must be a finite number between -{VALUE_MAX:.0e} and {VALUE_MAX:.0e}."
         )
     return float(value)
+
+
+# --- stored experiments -----------------------------------------------------------
+
+
+def unknown_experiment(key: object) -> NotFound:
+    """Return the error for an experiment key that names no experiment (404)."""
+    return NotFound(f"No experiment {key!r}.", code="unknown_experiment")
 
 
 def get_experiment(key: str, *, for_update: bool = False) -> Experiment:
@@ -162,21 +176,20 @@ def get_experiment(key: str, *, for_update: bool = False) -> Experiment:
     `for_update` locks the row until the surrounding transaction ends
     (PostgreSQL; SQLite's IMMEDIATE transactions already hold the write lock).
     """
-    valid = isinstance(key, str) and KEY_RE.fullmatch(key)
-    rows = Experiment.objects.select_for_update() if for_update else Experiment.objects
-    exp = rows.filter(key=key).first() if valid else None
+    rows = Experiment.objects.select_for_update() if for_update else Experiment.objects.all()
+    exp = rows.filter(key=key).first() if isinstance(key, str) and KEY_RE.fullmatch(key) else None
     if exp is None:
-        raise ApiError(f"No experiment {key!r}.", code="unknown_experiment", status_code=404)
+        raise unknown_experiment(key)
     return exp
 
 
 def check_salt_free(salt: str, key: str) -> None:
-    other = Experiment.objects.filter(salt=salt).exclude(key=key).values_list("key", flat=True)
-    other = other.first()
-    if other is not None:
-        raise ApiError(
-            f"Salt {salt!r} is already used by experiment {other!r}: salts must be unique, "
+    """Refuse (409 `duplicate_salt`) a salt another experiment uses."""
+    other = Experiment.objects.filter(salt=salt).exclude(key=key)
+    taken_by = other.values_list("key", flat=True).first()
+    if taken_by is not None:
+        raise Conflict(
+            f"Salt {salt!r} is already used by experiment {taken_by!r}: salts must be unique, "
             "or every user would get correlated variants.",
             code="duplicate_salt",
-            status_code=409,
         )

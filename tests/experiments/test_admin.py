@@ -126,3 +126,15 @@ def test_change_that_loses_a_race_shows_the_error(staff, seeded, monkeypatch):
     assert "has exposures" in staff.get(url).content.decode()
     exp.refresh_from_db()
     assert exp.weights == [1, 1]
+
+
+def test_refused_action_names_the_experiment_and_changes_nothing(staff, seeded):
+    services.experiment_set_status(key="pricing_v2", status="stopped", actor="t")
+    exp = Experiment.objects.get(key="pricing_v2")
+    url = "/admin/experiments/experiment/"
+    r = staff.post(url, {"action": "resume", "_selected_action": [exp.pk]}, follow=True)
+    html = r.content.decode()
+    # The admin capitalises messages; the key names which selected experiment failed.
+    assert "Pricing_v2: Experiment &#x27;pricing_v2&#x27; is stopped" in html
+    exp.refresh_from_db()
+    assert exp.status == "stopped"

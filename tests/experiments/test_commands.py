@@ -88,3 +88,54 @@ def test_results_command_warns_about_srm(make_exp):
     call_command("experiments", "results", "skew", stdout=out, stderr=err)
     assert "sample ratio mismatch" in err.getvalue()
     assert json.loads(out.getvalue())["srm"]["srm"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "returncode"),
+    [
+        (("results", "nope"), "unknown_experiment", 3),
+        (("assign", "nope", "bob"), "unknown_experiment", 3),
+        (("pause", "nope"), "unknown_experiment", 3),
+        (("assign", "pricing_v2", " "), "invalid", 2),
+        (("results", "pricing_v2", "--event", "a b"), "invalid", 2),
+        (("stop", "pricing_v2", "--winner", "Z"), "unknown_variant", 2),
+    ],
+)
+def test_errors_exit_with_the_kinds_exit_code(seeded, args, code, returncode):
+    with pytest.raises(CommandError) as e:
+        run(*args)
+    assert e.value.returncode == returncode
+    assert str(e.value).endswith(f"({code})")
+    assert not Exposure.objects.exists()
+    assert Experiment.objects.get(key="pricing_v2").status == "running"
+
+
+def test_conflicts_exit_with_4(seeded):
+    run("stop", "pricing_v2")
+    with pytest.raises(CommandError) as e:
+        run("resume", "pricing_v2")
+    assert e.value.returncode == 4 and "experiment_stopped" in str(e.value)
+    assert Experiment.objects.get(key="pricing_v2").status == "stopped"
+
+
+def test_bad_config_file_exits_with_2(config_dir, db):
+    (config_dir / "experiments.json").write_text('{"e": {"variants": ["a"]}}')
+    with pytest.raises(CommandError) as e:
+        run("load")
+    assert e.value.returncode == 2 and str(e.value).endswith("(invalid_experiment)")
+    assert not Experiment.objects.exists()
+
+
+def test_load_without_a_config_file_loads_nothing(settings, tmp_path, db):
+    settings.CONFIG_DIR = tmp_path
+    assert run("load") == f"experiments: no {tmp_path / 'experiments.json'}; nothing to load\n"
+    assert not Experiment.objects.exists()
+
+
+def test_help_lists_every_action():
+    from experiments.management.commands.experiments import Command
+
+    text = Command().create_parser("manage.py", "experiments").format_help()
+    for action in ("list", "assign", "results", "load", "pause", "resume", "stop"):
+        assert action in text
+    assert "Stop an experiment, optionally declaring a winner." in text

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connection
 
-from echopilot.errors import ApiError
+from echopilot.exceptions import ServiceError
 from experiments import services
 from experiments.assignment import assign_variant
 from experiments.models import Event, Experiment, Exposure
@@ -67,7 +67,7 @@ def race(monkeypatch, module, name, action):
     def run():
         try:
             outcome["result"] = action()
-        except ApiError as exc:
+        except ServiceError as exc:
             outcome["error"] = exc.code
         finally:
             connection.close()
@@ -95,7 +95,7 @@ def race(monkeypatch, module, name, action):
 def outcome_of(call):
     try:
         return call()
-    except ApiError as exc:
+    except ServiceError as exc:
         return exc.code
 
 

@@ -8,15 +8,18 @@ from django.db import connection
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from echopilot.errors import ApiError
+from echopilot.errors import status_for
+from echopilot.exceptions import Conflict, ServiceError
 from experiments import selectors, services
 from experiments.models import Event, Experiment, Exposure, Status
+from experiments.services.sql import insert_exposures
 from tests.conftest import read_ndjson
 from tests.experiments import references as ref
 
 
 def codes(exc_info):
-    return exc_info.value.code, exc_info.value.status_code
+    """Return the error's code and the HTTP status the API answers it with."""
+    return exc_info.value.code, status_for(exc_info.value)
 
 
 # --- assignment and exposures -----------------------------------------------------
@@ -64,7 +67,7 @@ def test_paused_serves_the_control_to_everyone_and_exposes_nobody(seeded, log_di
     # Events still carry bob's own variant: his exposure's, not the served control.
     out = services.log_event(event="conversion", user="bob", experiment="pricing_v2", actor="t")
     assert out["variant"] == "B"
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_event(
             event="conversion", user="bob", experiment="pricing_v2", variant="A", actor="t"
         )
@@ -84,21 +87,21 @@ def test_stopped_serves_the_winner_or_control(seeded, make_exp):
 
 
 def test_stopped_cannot_resume_and_winner_must_be_a_variant(seeded):
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.experiment_set_status(key="pricing_v2", status="stopped", winner="Z", actor="t")
     assert codes(e) == ("unknown_variant", 400)
     services.experiment_set_status(key="pricing_v2", status="stopped", actor="t")
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.experiment_set_status(key="pricing_v2", status="running", actor="t")
     assert codes(e) == ("experiment_stopped", 409)
 
 
 def test_unknown_experiment_and_bad_user(seeded):
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.assign(experiment="nope", user="u", actor="t")
     assert codes(e) == ("unknown_experiment", 404)
     for user in ["", "   ", "x" * 201]:
-        with pytest.raises(ApiError) as e:
+        with pytest.raises(ServiceError) as e:
             services.assign(experiment="pricing_v2", user=user, actor="t")
         assert codes(e) == ("invalid", 400)
     assert services.assign(experiment="pricing_v2", user="x" * 200, actor="t")["variant"]
@@ -108,8 +111,8 @@ def test_exposure_insert_if_absent_reports_only_new_rows(seeded):
     exp = Experiment.objects.get(key="pricing_v2")
     from django.utils import timezone
 
-    first = services._insert_exposures([(exp.id, "a", "A"), (exp.id, "b", "B")], timezone.now())
-    again = services._insert_exposures([(exp.id, "a", "A"), (exp.id, "c", "A")], timezone.now())
+    first = insert_exposures([(exp.id, "a", "A"), (exp.id, "b", "B")], timezone.now())
+    again = insert_exposures([(exp.id, "a", "A"), (exp.id, "c", "A")], timezone.now())
     assert first == {(exp.id, "a"), (exp.id, "b")}
     assert again == {(exp.id, "c")}
     assert Exposure.objects.count() == 3
@@ -130,7 +133,7 @@ def test_event_exposes_an_unexposed_user_while_running(seeded, log_dir, committe
 
 
 def test_variant_mismatch_names_the_expected_variant(seeded, log_dir):
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_event(
             event="conversion", user="user123", experiment="pricing_v2", variant="B", actor="t"
         )
@@ -143,7 +146,7 @@ def test_paused_accepts_only_exposed_users(seeded):
     services.assign(experiment="pricing_v2", user="bob", actor="t")
     services.experiment_set_status(key="pricing_v2", status="paused", actor="t")
     services.log_event(event="conversion", user="bob", experiment="pricing_v2", actor="t")
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_event(event="conversion", user="nobody", experiment="pricing_v2", actor="t")
     assert codes(e) == ("not_exposed", 409)
     assert Event.objects.count() == 1 and Exposure.objects.count() == 1
@@ -152,7 +155,7 @@ def test_paused_accepts_only_exposed_users(seeded):
 def test_stopped_refuses_events(seeded):
     services.assign(experiment="pricing_v2", user="bob", actor="t")
     services.experiment_set_status(key="pricing_v2", status="stopped", actor="t")
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_event(event="conversion", user="bob", experiment="pricing_v2", actor="t")
     assert codes(e) == ("experiment_stopped", 409)
 
@@ -160,7 +163,7 @@ def test_stopped_refuses_events(seeded):
 def test_batch_is_all_or_nothing_and_names_the_first_bad_index(seeded, log_dir, committed):
     good = {"event": "purchase", "user": "user123", "exp": "pricing_v2", "value": 9.5}
     bad = {"event": "purchase", "user": "bob", "exp": "pricing_v2", "variant": "A"}
-    with committed(), pytest.raises(ApiError) as e:
+    with committed(), pytest.raises(ServiceError) as e:
         services.log_events(events=[good, good, bad, bad], actor="t")
     assert codes(e) == ("variant_mismatch", 409)
     assert e.value.extra["index"] == 2 and str(e.value.detail).startswith("event 2:")
@@ -180,7 +183,7 @@ def test_batch_is_all_or_nothing_and_names_the_first_bad_index(seeded, log_dir, 
 
 def test_batch_limits_and_bad_fields(seeded):
     item = {"event": "c", "user": "u", "exp": "pricing_v2"}
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_events(events=[item] * 1001, actor="t")
     assert e.value.code == "batch_too_large"
     for bad in [
@@ -190,13 +193,13 @@ def test_batch_limits_and_bad_fields(seeded):
         {**item, "value": "12"},
         {**item, "value": True},
     ]:
-        with pytest.raises(ApiError) as e:
+        with pytest.raises(ServiceError) as e:
             services.log_events(events=[item, bad], actor="t")
         assert codes(e) == ("invalid", 400) and e.value.extra["index"] == 1
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_events(events=[{**item, "variant": "C"}], actor="t")
     assert codes(e) == ("unknown_variant", 400)
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_events(events=[{**item, "exp": "nope"}], actor="t")
     assert codes(e) == ("unknown_experiment", 404)
     assert not Event.objects.exists()
@@ -244,16 +247,57 @@ def test_batch_limits_and_bad_fields(seeded):
 def test_batch_reports_the_lowest_failing_index(seeded, status, batch, code, http):
     services.assign(experiment="pricing_v2", user="bob", actor="t")  # bob -> B
     services.experiment_set_status(key="pricing_v2", status=status, actor="t")
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_events(events=batch, actor="t")
     assert codes(e) == (code, http) and e.value.extra["index"] == 0
     assert not Event.objects.exists()
 
 
+def test_parse_problems_are_reported_in_their_turn(seeded):
+    good = {"event": "c", "user": "u", "exp": "pricing_v2"}
+    # The caller's parse problem at index 1 comes after an unknown experiment at 0 ...
+    with pytest.raises(ServiceError) as e:
+        services.log_events(
+            events=[{**good, "exp": "nope"}, {"raw": 1}], problems={1: "x: bad"}, actor="t"
+        )
+    assert codes(e) == ("unknown_experiment", 404) and e.value.extra == {"index": 0}
+    # ... and before anything wrong with a later event, even one that looks fine.
+    with pytest.raises(ServiceError) as e:
+        services.log_events(
+            events=[good, {**good}, {**good, "variant": "Z"}], problems={1: "x: bad"}, actor="t"
+        )
+    assert codes(e) == ("invalid", 400) and e.value.extra == {"index": 1}
+    assert str(e.value.detail) == "event 1: x: bad"
+    # Unindexed (a single event): the text alone, no index.
+    with pytest.raises(ServiceError) as e:
+        services.log_events(events=[good], problems={0: "x: bad"}, indexed=False, actor="t")
+    assert codes(e) == ("invalid", 400) and e.value.extra == {}
+    assert str(e.value.detail) == "x: bad"
+    assert not Event.objects.exists() and not Exposure.objects.exists()
+
+
+def test_indexed_errors_keep_their_kind_and_extra_fields(seeded):
+    batch = [
+        {"event": "c", "user": "u", "exp": "pricing_v2"},
+        {"event": "c", "user": "user123", "exp": "pricing_v2", "variant": "B"},
+    ]
+    with pytest.raises(Conflict) as e:
+        services.log_events(events=batch, actor="t")
+    assert e.value.code == "variant_mismatch"
+    assert e.value.extra == {"index": 1, "expected": "A"}
+    assert str(e.value.detail).startswith("event 1: User 'user123' is assigned 'A'")
+
+
+def test_empty_batch_is_refused(seeded):
+    with pytest.raises(ServiceError) as e:
+        services.log_events(events=[], actor="t")
+    assert codes(e) == ("invalid", 400) and "empty" in str(e.value.detail)
+
+
 @pytest.mark.parametrize("value", [1e15 + 1, -(10**16), 10**400, 1.7e308])
 def test_values_beyond_the_cap_are_refused(seeded, value):
     item = {"event": "buy", "user": "u", "exp": "pricing_v2", "value": value}
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_events(events=[item], actor="t")
     assert codes(e) == ("invalid", 400) and "value" in str(e.value.detail)
     services.log_events(events=[{**item, "value": 1e15}, {**item, "value": -1e15}], actor="t")
@@ -271,10 +315,10 @@ def test_values_beyond_the_cap_are_refused(seeded, value):
 )
 def test_names_with_whitespace_or_newline_are_refused(seeded, bad):
     item = {"event": "conversion", "user": "user123", "exp": "pricing_v2", **bad}
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.log_events(events=[item], actor="t")
-    assert e.value.status_code in (400, 404)
-    with pytest.raises(ApiError):
+    assert status_for(e.value) in (400, 404)
+    with pytest.raises(ServiceError):
         selectors.results(experiment="pricing_v2", event="conversion\n")
     assert not Event.objects.exists() and not Exposure.objects.exists()
 
@@ -294,13 +338,13 @@ def test_create_validates_and_defaults(make_exp):
         ({"variants": ["a", "b"], "weights": [1, True]}, "positive integer"),
     ]
     for i, (kwargs, text) in enumerate(bad):
-        with pytest.raises(ApiError) as e:
+        with pytest.raises(ServiceError) as e:
             make_exp(key=f"bad{i}", **kwargs)
-        assert e.value.status_code == 400 and text in str(e.value.detail)
-    with pytest.raises(ApiError) as e:
+        assert status_for(e.value) == 400 and text in str(e.value.detail)
+    with pytest.raises(ServiceError) as e:
         make_exp(key="other", salt="checkout")
     assert codes(e) == ("duplicate_salt", 409)
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         make_exp(key="checkout")
     assert codes(e) == ("experiment_exists", 409)
 
@@ -310,7 +354,7 @@ def test_variants_weights_and_salt_lock_after_exposure(make_exp):
     services.experiment_update(key="w", weights=[50, 50], actor="t")  # no exposure yet
     services.assign(experiment="w", user="u6", actor="t")
     for change in [{"weights": [90, 10]}, {"variants": ["A", "C"]}, {"salt": "new"}]:
-        with pytest.raises(ApiError) as e:
+        with pytest.raises(ServiceError) as e:
             services.experiment_update(key="w", actor="t", **change)
         assert codes(e) == ("experiment_locked", 409)
     services.experiment_update(key="w", description="still editable", actor="t")
@@ -335,7 +379,7 @@ def test_load_creates_then_reports_without_overwriting(config_dir, db):
     assert out[0].action == "differs" and "weights" in out[0].detail
     assert Experiment.objects.get(key="pricing_v2").weights == [1, 1]
     services.assign(experiment="pricing_v2", user="u", actor="t")
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.load_config(update=True)
     assert e.value.code == "experiment_locked"
 
@@ -361,7 +405,7 @@ def test_load_creates_then_reports_without_overwriting(config_dir, db):
 )
 def test_bad_config_names_the_problem_and_stores_nothing(config_dir, db, text, needle):
     (config_dir / "experiments.json").write_text(text)
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.load_config()
     assert needle in str(e.value.detail)
     assert not Experiment.objects.exists()
@@ -369,7 +413,7 @@ def test_bad_config_names_the_problem_and_stores_nothing(config_dir, db, text, n
 
 def test_config_salt_clash_with_database(config_dir, make_exp):
     make_exp(key="legacy", salt="ECHO2025")
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.load_config()
     assert e.value.code == "duplicate_salt"
     assert list(Experiment.objects.values_list("key", flat=True)) == ["legacy"]
@@ -521,7 +565,7 @@ def test_results_query_count_does_not_grow_with_events(seeded, django_assert_max
 def test_config_that_is_not_utf8_names_the_file(config_dir, db):
     path = config_dir / "experiments.json"
     path.write_bytes(b'{"e": {"variants": ["a", "\xff"]}}')
-    with pytest.raises(ApiError) as e:
+    with pytest.raises(ServiceError) as e:
         services.load_config()
     assert e.value.code == "invalid_experiment"
     assert f"{path}: not UTF-8 text" in str(e.value.detail)

@@ -236,3 +236,28 @@ def test_nul_in_query_parameters(api, seeded):
     assert r.status_code == 400
     r = api.get("/api/exp/results", {"exp": "pricing\x00v2"})
     assert r.status_code == 404
+
+
+def test_parse_errors_name_the_field_and_index_only_in_a_batch(api, seeded):
+    r = api.post("/api/exp/log", {**BASE, "colour": "red"}, format="json")
+    assert r.status_code == 400
+    assert r.json() == {"ok": False, "error": "invalid", "detail": "colour: Unknown field."}
+    r = api.post("/api/exp/log", [BASE, {**BASE, "colour": "red"}], format="json")
+    assert r.status_code == 400
+    assert r.json() == {
+        "ok": False,
+        "error": "invalid",
+        "detail": "event 1: colour: Unknown field.",
+        "index": 1,
+    }
+    r = api.post("/api/exp/log", [], format="json")
+    assert (r.status_code, r.json()["error"]) == (400, "invalid")
+    assert "empty" in r.json()["detail"]
+    assert not Event.objects.exists() and not Exposure.objects.exists()
+
+
+def test_error_body_carries_the_index_then_the_expected_variant(api, seeded):
+    r = api.post("/api/exp/log", [BASE, {**BASE, "variant": "B"}], format="json")
+    assert r.status_code == 409
+    assert list(r.json()) == ["ok", "error", "detail", "index", "expected"]
+    assert (r.json()["index"], r.json()["expected"]) == (1, "A")

@@ -1,56 +1,86 @@
-"""`manage.py experiments list|assign|results|load|pause|resume|stop`."""
+"""`manage.py experiments list|assign|results|load|pause|resume|stop`.
 
+Errors exit with the domain error's code (echopilot.commands): 2 invalid input
+(a bad user, event name, winner or config file), 3 unknown experiment, 4 a
+conflict (a stopped experiment, a locked definition, a salt in use).
+"""
+
+from argparse import ArgumentParser
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from echopilot.errors import ApiError
-from echopilot.renderers import dumps
+from echopilot.commands import AppCommand
+from echopilot.exceptions import ServiceError
 from experiments import selectors, services
+from experiments.limits import USER_MAX
 from experiments.models import Status
 
+ACTOR = "cli"
 
-class Command(BaseCommand):
+
+class Command(AppCommand):
     help = "List, assign, show results, load configs/experiments.json, pause/resume/stop."
+    actions = {
+        "list": "Experiments with status, variants, weights, exposures.",
+        "assign": "Print a user's variant.",
+        "results": "Print results as JSON (same shape as the API).",
+        "load": "Create experiments from the config file; overwrite nothing.",
+        "pause": "Pause an experiment.",
+        "resume": "Resume an experiment.",
+        "stop": "Stop an experiment, optionally declaring a winner.",
+    }
 
-    def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("list", help="Experiments with status, variants, weights, exposures.")
-        p = sub.add_parser("assign", help="Print a user's variant.")
-        p.add_argument("experiment")
-        p.add_argument("user")
-        p.add_argument(
+    def run_action(self, action: str, options: dict[str, Any]) -> None:
+        """Run `do_<action>` as AppCommand does, with the error's code after its text.
+
+        The message has always ended in the machine code ("No experiment 'x'.
+        (unknown_experiment)"), which scripts match on.
+        """
+        try:
+            getattr(self, f"do_{action}")(options)
+        except ServiceError as exc:
+            raise CommandError(f"{exc.detail} ({exc.code})", returncode=exc.exit_code) from None
+
+    # --- arguments ------------------------------------------------------------------
+
+    def args_assign(self, parser: ArgumentParser) -> None:
+        parser.add_argument("experiment")
+        parser.add_argument("user", help=f"The user id (at most {USER_MAX} characters).")
+        parser.add_argument(
             "--record",
             action="store_true",
             help="Also store the exposure (by default only compute the variant).",
         )
-        p = sub.add_parser("results", help="Print results as JSON (same shape as the API).")
-        p.add_argument("experiment")
-        p.add_argument("--event", default="conversion")
-        p = sub.add_parser(
-            "load", help="Create experiments from the config file; overwrite nothing."
+
+    def args_results(self, parser: ArgumentParser) -> None:
+        parser.add_argument("experiment")
+        parser.add_argument("--event", default="conversion")
+
+    def args_load(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--file", type=Path, help="Default: $ECHOPILOT_CONFIG_DIR/experiments.json"
         )
-        p.add_argument("--file", type=Path, help="Default: $ECHOPILOT_CONFIG_DIR/experiments.json")
-        p.add_argument(
+        parser.add_argument(
             "--update",
             action="store_true",
             help="Apply differences to existing experiments (refused once users are exposed).",
         )
-        for name in ("pause", "resume"):
-            sub.add_parser(name, help=f"{name.capitalize()} an experiment.").add_argument(
-                "experiment"
-            )
-        p = sub.add_parser("stop", help="Stop an experiment, optionally declaring a winner.")
-        p.add_argument("experiment")
-        p.add_argument("--winner", default=None)
 
-    def handle(self, *args, action, **options):
-        try:
-            getattr(self, f"do_{action}")(**options)
-        except ApiError as exc:
-            raise CommandError(f"{exc.detail} ({exc.code})") from None
+    def args_pause(self, parser: ArgumentParser) -> None:
+        parser.add_argument("experiment")
 
-    def do_list(self, **options):
+    def args_resume(self, parser: ArgumentParser) -> None:
+        parser.add_argument("experiment")
+
+    def args_stop(self, parser: ArgumentParser) -> None:
+        parser.add_argument("experiment")
+        parser.add_argument("--winner", default=None)
+
+    # --- actions --------------------------------------------------------------------
+
+    def do_list(self, options: dict[str, Any]) -> None:
         rows = selectors.list_experiments()
         if not rows:
             self.stdout.write("no experiments")
@@ -61,41 +91,46 @@ class Command(BaseCommand):
                 f"exposures={exp.exposure_count} salt={exp.salt}"
             )
 
-    def do_assign(self, *, experiment, user, record, **options):
-        result = services.assign(experiment=experiment, user=user, actor="cli", record=record)
+    def do_assign(self, options: dict[str, Any]) -> None:
+        result = services.assign(
+            experiment=options["experiment"],
+            user=options["user"],
+            actor=ACTOR,
+            record=options["record"],
+        )
         self.stdout.write(result["variant"])
 
-    def do_results(self, *, experiment, event, **options):
-        data = selectors.results(experiment=experiment, event=event)
+    def do_results(self, options: dict[str, Any]) -> None:
+        data = selectors.results(experiment=options["experiment"], event=options["event"])
         if data["srm"]["srm"]:
             self.stderr.write(
                 f"WARNING: sample ratio mismatch (p={data['srm']['p_value']:.3g}): "
                 "the split does not match the weights; do not trust these results."
             )
-        self.stdout.write(dumps({"ok": True, **data}, indent=2))
+        self.write_json({"ok": True, **data}, indent=2)
 
-    def do_load(self, *, file, update, **options):
-        path = file or services.config_path()
-        if file is None and not path.exists():
+    def do_load(self, options: dict[str, Any]) -> None:
+        path = options["file"] or services.config_path()
+        if options["file"] is None and not path.exists():
             self.stdout.write(f"experiments: no {path}; nothing to load")
             return
-        for r in services.load_config(path=path, update=update, actor="config"):
+        for r in services.load_config(path=path, update=options["update"], actor="config"):
             detail = f" ({r.detail})" if r.detail else ""
             line = f"experiments: {r.action:9} {r.key}{detail}"
             self.stdout.write(self.style.WARNING(line) if r.action == "differs" else line)
 
-    def _status(self, experiment, status, winner=None):
+    def do_pause(self, options: dict[str, Any]) -> None:
+        self._status(options["experiment"], Status.PAUSED)
+
+    def do_resume(self, options: dict[str, Any]) -> None:
+        self._status(options["experiment"], Status.RUNNING)
+
+    def do_stop(self, options: dict[str, Any]) -> None:
+        self._status(options["experiment"], Status.STOPPED, options["winner"])
+
+    def _status(self, experiment: str, status: str, winner: str | None = None) -> None:
         exp = services.experiment_set_status(
-            key=experiment, status=status, winner=winner, actor="cli"
+            key=experiment, status=status, winner=winner, actor=ACTOR
         )
-        winner = f" (winner {exp.winner})" if exp.winner else ""
-        self.stdout.write(f"{exp.key}: {exp.status}{winner}")
-
-    def do_pause(self, *, experiment, **options):
-        self._status(experiment, Status.PAUSED)
-
-    def do_resume(self, *, experiment, **options):
-        self._status(experiment, Status.RUNNING)
-
-    def do_stop(self, *, experiment, winner, **options):
-        self._status(experiment, Status.STOPPED, winner)
+        winner_text = f" (winner {exp.winner})" if exp.winner else ""
+        self.stdout.write(f"{exp.key}: {exp.status}{winner_text}")
