@@ -4,9 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
-from echopilot.admin import ReadOnlyAdmin
+from echopilot.admin import ReadOnlyAdmin, reported
 from echopilot.auth import admin_actor
-from echopilot.errors import ApiError
 from incidents import clock, services
 from incidents.messages import duration_text
 from incidents.models import Alert, Incident, ReceivedAlert, Silence
@@ -85,12 +84,9 @@ class IncidentAdmin(ReadOnlyAdmin):
     def _apply(self, request, queryset, operation, verb):
         done = 0
         for pk in queryset.values_list("pk", flat=True):
-            try:
+            with reported(self, request):  # e.g. "Incident 4 is already resolved."
                 result = operation(incident_id=pk, actor=admin_actor(request))
-            except ApiError as exc:
-                self.message_user(request, f"#{pk}: {exc.detail}", messages.WARNING)
-                continue
-            done += int(result["changed"])
+                done += int(result["changed"])
         self.message_user(request, f"{verb} {done} incident(s).", messages.SUCCESS)
 
     @admin.action(description="Acknowledge selected incidents")
@@ -140,20 +136,20 @@ class SilenceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Through the service, so the actor and the NDJSON line are recorded.
-        try:
+        with reported(self, request):
             result = services.create_silence(
                 key=obj.key, until=obj.until, reason=obj.reason, actor=admin_actor(request)
             )
-        except ApiError as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
-            return
-        obj.pk = result["silence"]["id"]
+            obj.pk = result["silence"]["id"]
 
     @admin.action(description="End selected silences now")
     def expire(self, request, queryset):
+        ended = 0
         for pk in queryset.values_list("pk", flat=True):
-            services.expire_silence(silence_id=pk, actor=admin_actor(request))
-        self.message_user(request, "Silences ended.", messages.SUCCESS)
+            with reported(self, request):
+                services.expire_silence(silence_id=pk, actor=admin_actor(request))
+                ended += 1
+        self.message_user(request, f"Ended {ended} silence(s).", messages.SUCCESS)
 
 
 @admin.register(ReceivedAlert)

@@ -1,15 +1,27 @@
 """Reads: incidents and silences as plain dicts (API, commands, NDJSON lines)."""
 
+import datetime as dt
+from typing import Any
+
+from echopilot.exceptions import Invalid
 from echopilot.mirror import now_iso
 from incidents.models import Incident, Silence
 
+# What `list_incidents(status=…)` filters on: a state, or "active" (open or acknowledged).
+STATUS_FILTERS = (*Incident.Status.values, "active")
+# Incidents listed at most, and by default (the API; the command shows fewer by default).
+LIST_LIMIT_MAX = 500
+LIST_LIMIT_DEFAULT = 50
+# Silences listed at most.
+SILENCES_LIMIT = 500
 
-def _iso(value):
+
+def _iso(value: dt.datetime | None) -> str | None:
     return now_iso(value) if value else None
 
 
-def incident_dict(incident: Incident, *, alerts: bool = False) -> dict:
-    data = {
+def incident_dict(incident: Incident, *, alerts: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "id": incident.pk,
         "status": incident.status,
         "severity": incident.severity,
@@ -42,8 +54,14 @@ def incident_dict(incident: Incident, *, alerts: bool = False) -> dict:
     return data
 
 
-def list_incidents(*, status: str | None = None, limit: int = 50) -> list[dict]:
+def list_incidents(
+    *, status: str | None = None, limit: int = LIST_LIMIT_DEFAULT
+) -> list[dict[str, Any]]:
     """Return incidents newest first, optionally only those with `status`."""
+    if status and status not in STATUS_FILTERS:
+        raise Invalid(f"'status' must be one of {', '.join(STATUS_FILTERS)}.")
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise Invalid(f"'limit' must be between 1 and {LIST_LIMIT_MAX}.")
     rows = Incident.objects.order_by("-opened_at", "-id").prefetch_related("alerts")
     if status == "active":
         rows = rows.filter(active=True)
@@ -52,7 +70,7 @@ def list_incidents(*, status: str | None = None, limit: int = 50) -> list[dict]:
     return [incident_dict(i, alerts=True) for i in rows[:limit]]
 
 
-def silence_dict(silence: Silence) -> dict:
+def silence_dict(silence: Silence) -> dict[str, Any]:
     return {
         "id": silence.pk,
         "key": silence.key,
@@ -63,8 +81,9 @@ def silence_dict(silence: Silence) -> dict:
     }
 
 
-def list_silences(*, now, include_expired: bool = False) -> list[dict]:
+def list_silences(*, now: dt.datetime, include_expired: bool = False) -> list[dict[str, Any]]:
+    """Return silences, latest end first: active ones, or all with `include_expired`."""
     rows = Silence.objects.all()
     if not include_expired:
         rows = rows.filter(until__gt=now)
-    return [silence_dict(s) for s in rows[:500]]
+    return [silence_dict(s) for s in rows[:SILENCES_LIMIT]]

@@ -3,14 +3,14 @@
 from rest_framework import serializers
 
 from echopilot.serializers import QueryIntegerField, StrictCharField, StrictSerializer
-from incidents.models import Alert, Incident, Severity
-
-STATUS_FILTERS = [*Incident.Status.values, "active"]
+from incidents.models import Alert, Severity
+from incidents.selectors import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, STATUS_FILTERS
+from incidents.services import MAX_SILENCE_DAYS, SILENCE_KEY_MAX, SILENCE_REASON_MAX
 
 
 class IncidentListQuerySerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=STATUS_FILTERS, required=False)
-    limit = QueryIntegerField(min_value=1, max_value=500, default=50)
+    limit = QueryIntegerField(min_value=1, max_value=LIST_LIMIT_MAX, default=LIST_LIMIT_DEFAULT)
 
 
 class EmptySerializer(StrictSerializer):
@@ -18,9 +18,15 @@ class EmptySerializer(StrictSerializer):
 
 
 class SilenceCreateSerializer(StrictSerializer):
-    key = StrictCharField(max_length=200)
-    until = serializers.DateTimeField(help_text="ISO-8601; without an offset it is UTC.")
-    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
+    # The key's pattern and `until`'s range are checked by services.validate_silence.
+    key = StrictCharField(max_length=SILENCE_KEY_MAX)
+    until = serializers.DateTimeField(
+        help_text=f"ISO-8601; without an offset it is UTC. In the future, at most "
+        f"{MAX_SILENCE_DAYS} days ahead."
+    )
+    reason = StrictCharField(
+        max_length=SILENCE_REASON_MAX, required=False, allow_blank=True, default=""
+    )
 
     def validate_until(self, value):
         if not isinstance(self.initial_data.get("until"), str):

@@ -266,6 +266,32 @@ def iter_lines_backwards(fh, size: int, scan: SentinelScan):
         yield carry
 
 
+def _parse_line(raw: bytes, scan: SentinelScan) -> tuple[dict, dt.datetime] | None:
+    """Return a sentinel line and its time; count it as broken and return None if unusable."""
+    try:
+        line = json.loads(raw)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        line = None
+    when = parse_ts(line.get("ts_iso")) if isinstance(line, dict) else None
+    if line is None or when is None:
+        scan.broken_lines += 1
+        return None
+    return line, when
+
+
+def _warning_types(line: dict) -> list[str]:
+    """Return the warning types a sentinel line names (none for an info/debug line)."""
+    level = line.get("level")
+    if isinstance(level, str) and level.strip().lower() in QUIET_LEVELS:
+        return []
+    found = []
+    if isinstance(line.get("warnings"), list):
+        found.extend(w for w in line["warnings"] if isinstance(w, str) and w.strip())
+    if isinstance(line.get("type"), str) and line["type"].strip():
+        found.append(line["type"])
+    return found
+
+
 def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]:
     """Collect warning types newer than the window, walking the file from its end."""
     minutes = limits.value("OPS_WARNING_WINDOW_MINUTES")
@@ -284,33 +310,16 @@ def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]
             if not raw:
                 continue
             scan.lines_read += 1
-            try:
-                line = json.loads(raw)
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError
-                scan.broken_lines += 1
+            parsed = _parse_line(raw, scan)
+            if parsed is None:
                 continue
-            if not isinstance(line, dict):
-                scan.broken_lines += 1
-                continue
-            when = parse_ts(line.get("ts_iso"))
-            if when is None:
-                scan.broken_lines += 1
-                continue
+            line, when = parsed
             if when > latest:
                 scan.future_lines += 1
                 continue
             if when < stop_before:
                 break
-            if when < since:
-                continue
-            level = line.get("level")
-            if isinstance(level, str) and level.strip().lower() in QUIET_LEVELS:
-                continue
-            found = []
-            if isinstance(line.get("warnings"), list):
-                found.extend(w for w in line["warnings"] if isinstance(w, str) and w.strip())
-            if isinstance(line.get("type"), str) and line["type"].strip():
-                found.append(line["type"])
+            found = _warning_types(line) if when >= since else []
             if found:
                 scan.warnings += 1
                 scan.types.update(w.strip() for w in found)

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from echopilot.serializers import ErrorSerializer
 from echopilot.views import parse_query
 from incidents import clock, selectors, services
+from incidents.selectors import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, STATUS_FILTERS
 from incidents.serializers import (
     AlertmanagerResultSerializer,
     AlertmanagerWebhookSerializer,
@@ -32,8 +33,10 @@ class IncidentListView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", str, enum=["open", "acknowledged", "resolved", "active"]),
-            OpenApiParameter("limit", int, description="1-500, default 50"),
+            OpenApiParameter("status", str, enum=list(STATUS_FILTERS)),
+            OpenApiParameter(
+                "limit", int, description=f"1-{LIST_LIMIT_MAX}, default {LIST_LIMIT_DEFAULT}"
+            ),
         ],
         responses={200: IncidentListSerializer, **ERRORS},
     )

@@ -1,13 +1,16 @@
-"""Incidents fixtures: a loopback Bot API stand-in, signal files, and a movable clock."""
+"""Incidents fixtures: a loopback Bot API stand-in, signal files, a movable clock,
+and commits inside a test's transaction."""
 
 import datetime as dt
 import json
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from echopilot.mirror import now_iso
 
@@ -80,7 +83,10 @@ class FakeBotApi:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval (0.5 s by default).
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def answer(self, *actions: tuple) -> None:
@@ -181,3 +187,26 @@ def no_costs(monkeypatch):
     import costs.selectors
 
     monkeypatch.setattr(costs.selectors, "latest_budget_status", lambda: None)
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """`with committed(): …` ends like a commit: the block's on-commit callbacks (the
+    NDJSON mirror's flush) run once and are then forgotten, as after a real commit.
+
+    The test's own transaction stays open (plain `django_db`, no slow flush of the
+    database). Forgetting matters: the mirror registers one flush per transaction
+    and skips registering while one is pending, so a callback left in the list
+    after the capture ran it would swallow the flush of every later block.
+    """
+
+    @contextmanager
+    def block():
+        start = len(connection.run_on_commit)
+        try:
+            with django_capture_on_commit_callbacks(execute=True) as callbacks:
+                yield callbacks
+        finally:
+            del connection.run_on_commit[start:]
+
+    return block

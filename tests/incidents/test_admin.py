@@ -39,7 +39,8 @@ def test_actions_acknowledge_and_resolve_record_the_admin(admin_client, admin_us
     page = admin_client.post(
         url, {"action": "acknowledge", "_selected_action": [incident_id]}, follow=True
     )
-    assert "already resolved" in page.content.decode()
+    assert f"Incident {incident_id} is already resolved." in page.content.decode()
+    assert "Acknowledged 0 incident(s)." in page.content.decode()
 
 
 def test_add_silence_through_the_admin(admin_client, admin_user, clock):
@@ -75,3 +76,18 @@ def test_incidents_and_received_alerts_are_read_only_in_the_admin(admin_client, 
     assert admin_client.get("/admin/incidents/receivedalert/add/").status_code == 403
     page = admin_client.post(f"/admin/incidents/incident/{incident_id}/delete/", {"post": "yes"})
     assert page.status_code == 403 and Incident.objects.filter(pk=incident_id).exists()
+
+
+def test_end_silences_action(admin_client, admin_user, clock, log_dir):
+    silence = Silence.objects.create(
+        key="slo", until=clock.advance(hours=1), created_at=clock(), created_by="cli"
+    )
+    clock.advance(minutes=-30)
+    page = admin_client.post(
+        "/admin/incidents/silence/",
+        {"action": "expire", "_selected_action": [silence.pk]},
+        follow=True,
+    )
+    assert "Ended 1 silence(s)." in page.content.decode()
+    silence.refresh_from_db()
+    assert silence.until == clock()

@@ -1,6 +1,8 @@
-"""manage.py incident_scan, incidents list|ack|resolve|silence, incident_signals."""
+"""manage.py incidents scan|signals|list|ack|resolve|silence|silences|unsilence, and the
+seed's names incident_scan and incident_signals (aliases of scan and signals)."""
 
 import json
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -8,6 +10,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from incidents.management.commands.incident_scan import Command as IncidentScan
+from incidents.management.commands.incident_signals import Command as IncidentSignals
 from incidents.models import Incident, Silence
 from tests.conftest import ROOT, subprocess_env
 
@@ -53,6 +57,89 @@ def test_signals_healthy_never_rewrites_a_real_sentinel_file(log_dir):
 def test_signals_needs_a_mode():
     with pytest.raises(CommandError):
         call_command("incident_signals")
+
+
+def test_incidents_scan_and_signals_are_the_new_names(log_dir):
+    out = run("incidents", "signals", "--breach")
+    assert out.splitlines()[-1] == "now run: manage.py incidents scan"
+    assert f"wrote {log_dir / 'slo_report.json'}" in out
+    assert f"appended to {log_dir / 'ops_sentinel.ndjson'}" in out
+    pretty = run("incidents", "scan")
+    assert pretty.startswith('{\n  "ok": true,')
+    opened = json.loads(pretty)
+    assert opened["incident_count"] == 4 and opened["incident_status"] == "open"
+    assert Incident.objects.get().opened_by == "cli"
+    assert "replaced" in run("incidents", "signals", "--healthy")
+    compact = run("incidents", "scan", "--compact")
+    assert compact.count("\n") == 1  # one line of JSON
+    assert json.loads(compact)["incident_status"] == "resolved"
+
+
+def test_seed_names_are_aliases_of_the_actions(signals):
+    assert IncidentScan.help.endswith("(Same as `manage.py incidents scan`.)")
+    assert IncidentSignals.help.endswith("(Same as `manage.py incidents signals`.)")
+    signals.slo()
+    first = run("incident_scan", "--compact")
+    second = run("incidents", "scan", "--compact")
+    assert first.count("\n") == second.count("\n") == 1
+    first, second = json.loads(first), json.loads(second)
+    assert first["incident_id"] == second["incident_id"] == Incident.objects.get().pk
+    assert first["alerted"] is True and second["alerted"] is False  # one episode, one alert
+    assert first["details"] == second["details"] == ["SLO breach: P95=1500ms, Success=0.96"]
+    with pytest.raises(CommandError, match="one of the arguments --healthy --breach is required"):
+        call_command("incident_signals")
+    with pytest.raises(CommandError, match="one of the arguments --healthy --breach is required"):
+        call_command("incidents", "signals")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["ack", "999"], 3, "No incident with id 999."),
+        (["resolve", "999"], 3, "No incident with id 999."),
+        (["unsilence", "999"], 3, "No silence with id 999."),
+        (["list", "--limit", "0"], 2, "'limit' must be between 1 and 500."),
+        (["list", "--limit", "501"], 2, "'limit' must be between 1 and 500."),
+        (["silence", "bogus", "--minutes", "5"], 2, "Unknown issue key 'bogus'"),
+        (["silence", "slo", "--minutes", "0"], 2, "'minutes' must be above 0"),
+        (["silence", "slo", "--until", "soon"], 2, "--until 'soon' is not an ISO-8601 time."),
+    ],
+)
+def test_failures_exit_with_the_errors_code(clock, args, code, message):
+    with pytest.raises(CommandError, match=re.escape(message)) as failed:
+        call_command("incidents", *args)
+    assert failed.value.returncode == code
+
+
+def test_ack_of_a_resolved_incident_is_a_conflict(signals):
+    signals.slo()
+    pk = json.loads(run("incidents", "scan"))["incident_id"]
+    run("incidents", "resolve", str(pk))
+    assert run("incidents", "resolve", str(pk)) == f"Already resolved: incident #{pk}.\n"
+    with pytest.raises(CommandError, match=f"Incident {pk} is already resolved.") as failed:
+        call_command("incidents", "ack", str(pk))
+    assert failed.value.returncode == 4
+
+
+def test_silences_list_and_unsilence(clock):
+    assert run("incidents", "silences") == "No silences.\n"
+    run("incidents", "silence", "ops:high_cpu", "--minutes", "30", "--reason", "deploy")
+    run("incidents", "silence", "slo", "--minutes", "60")
+    slo, ops = Silence.objects.order_by("-until")
+    listed = run("incidents", "silences")
+    assert listed.splitlines() == [
+        f"#{slo.pk:<5} {'slo':<24} until 2026-01-05T13:00:00Z  by cli",
+        f"#{ops.pk:<5} {'ops:high_cpu':<24} until 2026-01-05T12:30:00Z  by cli  (deploy)",
+    ]
+    clock.advance(minutes=5)
+    out = run("incidents", "unsilence", str(ops.pk))
+    assert out == f"Silence #{ops.pk} (ops:high_cpu) ended at 2026-01-05T12:05:00Z.\n"
+    assert [r["key"] for r in json.loads(run("incidents", "silences", "--json"))] == ["slo"]
+    every = json.loads(run("incidents", "silences", "--all", "--json"))
+    assert [(r["key"], r["until"]) for r in every] == [
+        ("slo", "2026-01-05T13:00:00Z"),
+        ("ops:high_cpu", "2026-01-05T12:05:00Z"),
+    ]
 
 
 def test_list_ack_resolve(signals):
@@ -109,7 +196,8 @@ def test_silence_command_longest_allowed(clock):
     assert out == "Silenced slo until 2036-01-03T12:00:00Z.\n"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.external
+@pytest.mark.django_db(transaction=True)  # the child processes share the database
 def test_concurrent_scans_open_one_incident(settings, signals):
     """Four real processes scan at once; the constraint keeps one incident."""
     signals.slo()

@@ -13,14 +13,21 @@ from incidents.models import Alert
 from tests.conftest import ROOT, free_port, subprocess_env
 from tests.incidents.conftest import BOT_TOKEN, CHAT_ID
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_costs")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_costs")]
 
 
-def scan():
-    return services.scan(actor="schedule")
+@pytest.fixture
+def scan(committed):
+    """Run one scan as the schedule does, its transactions committed (NDJSON written)."""
+
+    def run():
+        with committed():
+            return services.scan(actor="schedule")
+
+    return run
 
 
-def test_500_leaves_alert_pending_and_next_scan_delivers_it_once(bot, signals, clock):
+def test_500_leaves_alert_pending_and_next_scan_delivers_it_once(scan, bot, signals, clock):
     bot.answer(("500",))
     signals.slo()
     first = scan()
@@ -39,7 +46,7 @@ def test_500_leaves_alert_pending_and_next_scan_delivers_it_once(bot, signals, c
     assert alert.status == "delivered" and alert.attempts == 2 and alert.message_id == 102
 
 
-def test_an_alert_is_retried_until_delivered_however_long_it_fails(bot, signals, clock):
+def test_an_alert_is_retried_until_delivered_however_long_it_fails(scan, bot, signals, clock):
     """No give-up: after 300 failed attempts (25 hours of scans) it is still sent."""
     bot.answer(("500",))
     signals.slo()
@@ -62,7 +69,7 @@ def test_an_alert_is_retried_until_delivered_however_long_it_fails(bot, signals,
     assert (alert.status, alert.attempts) == ("delivered", 302)
 
 
-def test_429_short_retry_after_waits_and_retries_once(bot, signals):
+def test_429_short_retry_after_waits_and_retries_once(scan, bot, signals):
     bot.answer(("429", 1))
     signals.slo()
     result = scan()
@@ -73,7 +80,7 @@ def test_429_short_retry_after_waits_and_retries_once(bot, signals):
     assert Alert.objects.get().attempts == 1
 
 
-def test_429_twice_leaves_it_pending_until_retry_after(bot, signals, clock):
+def test_429_twice_leaves_it_pending_until_retry_after(scan, bot, signals, clock):
     bot.answer(("429", 1), ("429", 1))
     signals.slo()
     result = scan()
@@ -82,7 +89,7 @@ def test_429_twice_leaves_it_pending_until_retry_after(bot, signals, clock):
     assert Alert.objects.get().next_attempt_at == clock() + dt.timedelta(seconds=1)
 
 
-def test_429_long_retry_after_sends_nothing_before_that_time(bot, signals, clock):
+def test_429_long_retry_after_sends_nothing_before_that_time(scan, bot, signals, clock):
     bot.answer(("429", 120))
     signals.slo()
     first = scan()
@@ -104,7 +111,7 @@ def test_429_long_retry_after_sends_nothing_before_that_time(bot, signals, clock
     assert bot.texts[2].startswith("🚨 EchoPilot Incident Update")
 
 
-def test_failure_keeps_order_of_later_alerts(bot, signals, clock):
+def test_failure_keeps_order_of_later_alerts(scan, bot, signals, clock):
     bot.answer(("500",), ("500",))
     signals.slo()
     scan()
@@ -122,7 +129,7 @@ def test_failure_keeps_order_of_later_alerts(bot, signals, clock):
     assert set(Alert.objects.values_list("status", flat=True)) == {"delivered"}
 
 
-def test_timeout_leaves_pending_and_resends(bot, signals, clock, settings):
+def test_timeout_leaves_pending_and_resends(scan, bot, signals, clock, settings):
     settings.TELEGRAM_TIMEOUT = 0.3
     bot.answer(("slow", 1.0))
     signals.slo()
@@ -137,7 +144,7 @@ def test_timeout_leaves_pending_and_resends(bot, signals, clock, settings):
     assert Alert.objects.get().status == "delivered"
 
 
-def test_alert_held_by_another_sender_is_not_sent_twice(bot, signals, clock):
+def test_alert_held_by_another_sender_is_not_sent_twice(scan, bot, signals, clock):
     bot.answer(("500",))
     signals.slo()
     scan()
@@ -148,7 +155,9 @@ def test_alert_held_by_another_sender_is_not_sent_twice(bot, signals, clock):
     assert len(services.deliver_pending()) == 1
 
 
-def test_token_never_leaks(bot, signals, clock, settings, caplog, log_dir, admin_client):
+def test_token_never_leaks(
+    scan, committed, bot, signals, clock, settings, caplog, log_dir, admin_client
+):
     caplog.set_level(logging.DEBUG)
     signals.slo()
     bot.answer(("500",))
@@ -165,7 +174,8 @@ def test_token_never_leaks(bot, signals, clock, settings, caplog, log_dir, admin
     from incidents.tasks import scan as task_scan
 
     clock.advance(minutes=5)
-    results.append(task_scan())
+    with committed():
+        results.append(task_scan())
 
     alert = Alert.objects.get()
     assert alert.last_error == "timed out waiting for Telegram" or alert.status == "delivered"
@@ -193,6 +203,8 @@ def test_token_never_leaks(bot, signals, clock, settings, caplog, log_dir, admin
     assert any("Telegram send failed" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.external
+@pytest.mark.django_db(transaction=True)  # the child process writes to the database
 def test_token_absent_from_command_output_and_logs(bot, signals, settings, clock):
     """A real `manage.py incident_scan` process, logging at DEBUG, send failing."""
     signals.slo()

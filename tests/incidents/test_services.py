@@ -9,14 +9,21 @@ from incidents.models import Alert, Incident, Silence
 from tests.conftest import read_ndjson
 from tests.incidents.conftest import BOT_TOKEN, CHAT_ID, START
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_costs")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_costs")]
 
 
-def scan():
-    return services.scan(actor="cli")
+@pytest.fixture
+def scan(committed):
+    """Run one scan as the CLI does, its transactions committed (NDJSON written)."""
+
+    def run():
+        with committed():
+            return services.scan(actor="cli")
+
+    return run
 
 
-def test_seed_contract_and_one_message_for_a_new_incident(bot, signals, settings):
+def test_seed_contract_and_one_message_for_a_new_incident(scan, bot, signals, settings):
     settings.BASE_URL = "https://ops.example.test/"
     signals.slo(1500, 0.96)
     signals.payout(2, 1)
@@ -52,7 +59,7 @@ def test_seed_contract_and_one_message_for_a_new_incident(bot, signals, settings
     assert f"https://ops.example.test/admin/incidents/incident/{incident.pk}/change/" in text
 
 
-def test_same_problems_send_nothing_new_key_alerts_once(bot, signals, clock):
+def test_same_problems_send_nothing_new_key_alerts_once(scan, bot, signals, clock):
     signals.slo()
     scan()
     clock.advance(minutes=5)
@@ -74,7 +81,7 @@ def test_same_problems_send_nothing_new_key_alerts_once(bot, signals, clock):
     assert Incident.objects.count() == 1
 
 
-def test_partial_recovery_sends_nothing(bot, signals, clock):
+def test_partial_recovery_sends_nothing(scan, bot, signals, clock):
     signals.slo()
     signals.payout()
     scan()
@@ -85,7 +92,7 @@ def test_partial_recovery_sends_nothing(bot, signals, clock):
     assert Incident.objects.get().details == ["SLO breach: P95=1500ms, Success=0.96"]
 
 
-def test_severity_rise_escalates(bot, signals, clock):
+def test_severity_rise_escalates(scan, bot, signals, clock):
     signals.slo()
     signals.payout()
     first = scan()
@@ -109,7 +116,7 @@ def test_severity_rise_escalates(bot, signals, clock):
     assert scan()["alerted"] is False  # HIGH already announced
 
 
-def test_key_that_vanishes_and_returns_alerts_again(bot, signals, clock):
+def test_key_that_vanishes_and_returns_alerts_again(scan, bot, signals, clock):
     signals.slo()
     signals.payout()
     scan()
@@ -125,7 +132,7 @@ def test_key_that_vanishes_and_returns_alerts_again(bot, signals, clock):
     assert len(bot.requests) == 2
 
 
-def test_severity_high_medium_high_alerts_again(bot, signals, clock):
+def test_severity_high_medium_high_alerts_again(scan, bot, signals, clock):
     signals.slo()
     signals.payout()
     signals.alerts("db_down")
@@ -145,7 +152,7 @@ def test_severity_high_medium_high_alerts_again(bot, signals, clock):
     assert scan()["alerted"] is False
 
 
-def test_acknowledged_incident_alerts_for_a_returning_key(bot, signals, clock, settings):
+def test_acknowledged_incident_alerts_for_a_returning_key(scan, bot, signals, clock, settings):
     settings.INCIDENT_REPEAT_MINUTES = 10
     signals.slo()
     signals.payout()
@@ -162,7 +169,7 @@ def test_acknowledged_incident_alerts_for_a_returning_key(bot, signals, clock, s
     assert len(bot.requests) == 2
 
 
-def test_resolved_message_after_the_announced_keys_vanished(bot, signals, clock):
+def test_resolved_message_after_the_announced_keys_vanished(scan, bot, signals, clock):
     signals.slo()
     scan()
     # slo recovers while a silenced issue remains: the incident stays open
@@ -189,7 +196,7 @@ def test_resolved_message_after_the_announced_keys_vanished(bot, signals, clock)
         ("TELEGRAM_TIMEOUT", float("inf")),
     ],
 )
-def test_scan_survives_settings_out_of_range(bot, signals, clock, settings, name, value):
+def test_scan_survives_settings_out_of_range(scan, bot, signals, clock, settings, name, value):
     setattr(settings, name, value)
     signals.slo()
     signals.ops("high_cpu")
@@ -203,7 +210,7 @@ def test_scan_survives_settings_out_of_range(bot, signals, clock, settings, name
     assert later["ok"] is True and later["sources"]["ops"]["status"] == "ok"
 
 
-def test_silenced_keys_are_announced_when_the_silence_ends(bot, signals, clock):
+def test_silenced_keys_are_announced_when_the_silence_ends(scan, bot, signals, clock):
     signals.slo()
     signals.payout()
     signals.alerts("db_down")
@@ -226,7 +233,7 @@ def test_silenced_keys_are_announced_when_the_silence_ends(bot, signals, clock):
     assert len(bot.requests) == 2
 
 
-def test_repeat_after_the_interval_unless_acknowledged(bot, signals, clock, settings):
+def test_repeat_after_the_interval_unless_acknowledged(scan, bot, signals, clock, settings):
     settings.INCIDENT_REPEAT_MINUTES = 60
     signals.slo()
     scan()
@@ -251,7 +258,7 @@ def test_repeat_after_the_interval_unless_acknowledged(bot, signals, clock, sett
     assert Incident.objects.get().status == "acknowledged"
 
 
-def test_resolved_message_with_duration_then_a_new_episode(bot, signals, clock):
+def test_resolved_message_with_duration_then_a_new_episode(scan, bot, signals, clock):
     signals.slo()
     opened = scan()
     clock.advance(minutes=65)
@@ -274,7 +281,7 @@ def test_resolved_message_with_duration_then_a_new_episode(bot, signals, clock):
     assert len(bot.requests) == 3
 
 
-def test_unreadable_source_does_not_resolve(bot, signals, clock):
+def test_unreadable_source_does_not_resolve(scan, bot, signals, clock):
     signals.slo()
     scan()
     signals.write("slo_report.json", '{"p95_ms": 1500, "succ')
@@ -287,23 +294,27 @@ def test_unreadable_source_does_not_resolve(bot, signals, clock):
     assert len(bot.requests) == 1
 
 
-def test_manual_resolve_and_acknowledge_record_who(bot, signals):
+def test_manual_resolve_and_acknowledge_record_who(scan, committed, bot, signals):
     signals.slo()
     opened = scan()
-    ack = services.acknowledge(incident_id=opened["incident_id"], actor="api:k_1")
+    with committed():
+        ack = services.acknowledge(incident_id=opened["incident_id"], actor="api:k_1")
     assert ack["changed"] is True and ack["incident"]["acknowledged_by"] == "api:k_1"
-    again = services.acknowledge(incident_id=opened["incident_id"], actor="cli")
+    with committed():
+        again = services.acknowledge(incident_id=opened["incident_id"], actor="cli")
     assert again["changed"] is False
-    done = services.resolve(incident_id=opened["incident_id"], actor="admin:alice")
+    with committed():
+        done = services.resolve(incident_id=opened["incident_id"], actor="admin:alice")
     assert done["incident"]["status"] == "resolved"
     assert done["incident"]["resolved_by"] == "admin:alice"
     assert "Resolved by admin:alice." in bot.texts[-1]
-    with pytest.raises(services.IncidentConflict):
+    with pytest.raises(services.IncidentConflict, match="Incident .* is already resolved"):
         services.acknowledge(incident_id=opened["incident_id"], actor="cli")
-    with pytest.raises(services.IncidentNotFound):
+    with pytest.raises(services.IncidentNotFound, match="No incident with id 999"):
         services.resolve(incident_id=999, actor="cli")
     kinds = [line["type"] for line in ndjson_lines()]
-    assert "incident_acknowledged" in kinds and "incident_resolved" in kinds
+    assert kinds.count("incident_acknowledged") == 1 and kinds.count("incident_resolved") == 1
+    assert kinds.index("incident_acknowledged") < kinds.index("incident_resolved")
 
 
 def ndjson_lines():
@@ -312,7 +323,7 @@ def ndjson_lines():
     return read_ndjson(settings.LOG_DIR, "incidents")
 
 
-def test_dry_run_without_credentials(signals, log_dir):
+def test_dry_run_without_credentials(scan, signals, log_dir):
     signals.slo()
     result = scan()
     assert result["dry_run"] is True
@@ -326,14 +337,14 @@ def test_dry_run_without_credentials(signals, log_dir):
     assert lines[2]["details"] == ["SLO breach: P95=1500ms, Success=0.96"]
 
 
-def test_every_scan_is_logged_even_healthy(signals, log_dir):
+def test_every_scan_is_logged_even_healthy(scan, signals, log_dir):
     signals.healthy()
     scan()
     scan()
     assert [line["type"] for line in read_ndjson(log_dir, "incidents")] == ["scan", "scan"]
 
 
-def test_silence_mutes_then_alerting_resumes(bot, signals, clock):
+def test_silence_mutes_then_alerting_resumes(scan, bot, signals, clock):
     services.create_silence(
         key="ops:high_cpu", until=clock() + dt.timedelta(minutes=30), reason="deploy", actor="cli"
     )
@@ -352,10 +363,46 @@ def test_silence_mutes_then_alerting_resumes(bot, signals, clock):
 
 
 def test_silence_validation(clock):
-    with pytest.raises(services.ApiError):
+    with pytest.raises(services.SilenceInvalid, match="Unknown issue key 'nonsense'") as bad_key:
         services.create_silence(key="nonsense", until=clock() + dt.timedelta(1), actor="cli")
-    with pytest.raises(services.ApiError):
+    assert bad_key.value.field == "key" and bad_key.value.code == "invalid"
+    with pytest.raises(services.SilenceInvalid, match="must be in the future") as past:
         services.create_silence(key="slo", until=clock() - dt.timedelta(1), actor="cli")
+    assert past.value.field == "until"
+    assert not Silence.objects.exists()
+
+
+@pytest.mark.parametrize("minutes", [0, -5, float("nan"), float("inf"), 3650 * 24 * 60 + 1])
+def test_silence_minutes_out_of_range_are_refused(clock, minutes):
+    with pytest.raises(services.SilenceInvalid, match="at most 5256000") as refused:
+        services.silence_until(minutes=minutes, now=clock())
+    assert refused.value.field == "minutes"
+
+
+def test_silence_minutes_longest_allowed(clock):
+    until = services.silence_until(minutes=3650 * 24 * 60, now=clock())
+    assert until == START + dt.timedelta(days=3650)
+    assert services.create_silence(key="slo", until=until, actor="cli")["ok"] is True
+
+
+def test_expire_silence_ends_it_once(committed, clock, log_dir):
+    with committed():
+        created = services.create_silence(
+            key="slo", until=clock() + dt.timedelta(hours=1), actor="cli"
+        )
+    clock.advance(minutes=10)
+    with committed():
+        ended = services.expire_silence(silence_id=created["silence"]["id"], actor="cli")
+    assert ended["silence"]["until"] == "2026-01-05T12:10:00Z"
+    clock.advance(minutes=10)
+    with committed():
+        again = services.expire_silence(silence_id=created["silence"]["id"], actor="cli")
+    assert again["silence"]["until"] == "2026-01-05T12:10:00Z"  # already ended: unchanged
+    types = [line["type"] for line in read_ndjson(log_dir, "incidents")]
+    assert types == ["silence_created", "silence_expired"]
+    with pytest.raises(services.SilenceNotFound, match="No silence with id 999") as missing:
+        services.expire_silence(silence_id=999, actor="cli")
+    assert missing.value.code == "not_found"
 
 
 @pytest.mark.parametrize(
@@ -367,7 +414,7 @@ def test_silence_validation(clock):
     ],
 )
 def test_silence_too_far_ahead_is_refused(clock, until):
-    with pytest.raises(services.ApiError, match="at most 3650 days ahead"):
+    with pytest.raises(services.SilenceInvalid, match="at most 3650 days ahead"):
         services.create_silence(key="slo", until=until, actor="cli")
     assert not Silence.objects.exists()
 
@@ -379,7 +426,7 @@ def test_silence_with_an_offset_is_stored_in_utc(clock):
     assert Silence.objects.get().until == dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
 
 
-def test_fully_silenced_incident_resolves_quietly(bot, signals, clock):
+def test_fully_silenced_incident_resolves_quietly(scan, bot, signals, clock):
     services.create_silence(key="slo", until=clock() + dt.timedelta(hours=1), actor="cli")
     signals.slo()
     scan()
@@ -389,7 +436,7 @@ def test_fully_silenced_incident_resolves_quietly(bot, signals, clock):
     assert bot.requests == []
 
 
-def test_long_message_is_cut_not_rejected(bot, signals):
+def test_long_message_is_cut_not_rejected(scan, bot, signals):
     names = [f"alert_{'x' * 60}_{i}" for i in range(120)]
     signals.alerts(*names)
     result = scan()

@@ -93,6 +93,44 @@ def test_ack_and_resolve_endpoints(api, signals):
     assert api.post(f"/api/incidents/{pk}/resolve", {"x": 1}, format="json").status_code == 400
 
 
+def test_error_bodies_keep_their_shape(api, signals, clock):
+    """The domain errors the services raise reach the client exactly as before."""
+    missing = api.post("/api/incidents/9999/resolve")
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"ok": False, "error": "unknown_incident", "detail": "No incident with id 9999."},
+    )
+    signals.slo()
+    pk = api.post("/api/incidents/scan").json()["incident_id"]
+    api.post(f"/api/incidents/{pk}/resolve")
+    conflict = api.post(f"/api/incidents/{pk}/ack")
+    assert (conflict.status_code, conflict.json()) == (
+        409,
+        {"ok": False, "error": "conflict", "detail": f"Incident {pk} is already resolved."},
+    )
+    far = api.post(
+        "/api/incidents/silences", {"key": "slo", "until": "2036-01-06T00:00:00Z"}, format="json"
+    )
+    assert (far.status_code, far.json()) == (
+        400,
+        {"ok": False, "error": "invalid", "detail": "'until' must be at most 3650 days ahead."},
+    )
+    bad_key = api.post(
+        "/api/incidents/silences", {"key": "nope", "until": "2026-01-05T14:00:00Z"}, format="json"
+    )
+    assert bad_key.status_code == 400
+    assert set(bad_key.json()) == {"ok", "error", "detail"}  # the field is the admin's, not here
+    payload = api.post("/api/incidents/alertmanager", {"version": "3", "alerts": []}, format="json")
+    assert (payload.status_code, payload.json()) == (
+        400,
+        {
+            "ok": False,
+            "error": "invalid",
+            "detail": "Unsupported Alertmanager webhook version '3': expected \"4\".",
+        },
+    )
+
+
 def test_create_and_list_silences(api, clock):
     response = api.post(
         "/api/incidents/silences",

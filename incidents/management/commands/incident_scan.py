@@ -1,16 +1,6 @@
-from django.core.management.base import BaseCommand
+"""`manage.py incident_scan`: the seed's name for `manage.py incidents scan`."""
 
-from echopilot.renderers import dumps
-from incidents import services
+from echopilot.commands import alias
+from incidents.management.commands.incidents import Command as Incidents
 
-
-class Command(BaseCommand):
-    help = "Scan the health signals once: open, update or resolve the incident, alert on Telegram."
-
-    def add_arguments(self, parser):
-        parser.add_argument("--compact", action="store_true", help="One-line JSON output.")
-
-    def handle(self, *args, **options):
-        result = services.scan(actor="cli")
-        indent = None if options["compact"] else 2
-        self.stdout.write(dumps(result, indent=indent))
+Command = alias(Incidents, "scan")

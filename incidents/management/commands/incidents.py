@@ -1,47 +1,61 @@
-import datetime as dt
+"""`manage.py incidents ACTION`: scan, example signals, list/ack/resolve, silences."""
 
-from django.core.management.base import BaseCommand, CommandError
+from argparse import ArgumentParser
+from typing import Any
 
-from echopilot.errors import ApiError
-from echopilot.renderers import dumps
+from echopilot.commands import AppCommand
+from echopilot.exceptions import Invalid
 from incidents import clock, selectors, services
 from incidents.sources import parse_ts
 
+# Incidents `list` shows by default: a screenful (the API's default is larger).
+LIST_DEFAULT = 20
 
-class Command(BaseCommand):
-    help = "List, acknowledge or resolve incidents, and create silences."
 
-    def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="action", required=True)
-        ls = sub.add_parser("list", help="List incidents, newest first.")
-        ls.add_argument("--status", choices=["open", "acknowledged", "resolved", "active"])
-        ls.add_argument("--limit", type=int, default=20)
-        ls.add_argument("--json", action="store_true", help="JSON output.")
-        for name, text in (
-            ("ack", "Acknowledge an incident."),
-            ("resolve", "Resolve an incident."),
-        ):
-            cmd = sub.add_parser(name, help=text)
-            cmd.add_argument("incident_id", type=int)
-        silence = sub.add_parser("silence", help="Mute alerts for an issue key until a time.")
-        silence.add_argument("key", help="slo, payout, cost, ops, ops:<type>, alert:<name>")
-        until = silence.add_mutually_exclusive_group(required=True)
-        until.add_argument("--until", help="ISO-8601 time (UTC without an offset).")
-        until.add_argument("--minutes", type=float, help="Minutes from now.")
-        silence.add_argument("--reason", default="")
+class Command(AppCommand):
+    help = "Scan the health signals; list, acknowledge or resolve incidents; manage silences."
+    actions = {
+        "scan": "Scan the health signals once: open, update or resolve the incident, "
+        "alert on Telegram.",
+        "signals": "Write example signal files (healthy or breaching) to watch an incident's life.",
+        "list": "List incidents, newest first.",
+        "ack": "Acknowledge an incident.",
+        "resolve": "Resolve an incident.",
+        "silence": "Mute alerts for an issue key until a time.",
+        "silences": "List silences (active ones unless --all).",
+        "unsilence": "End a silence now.",
+    }
 
-    def handle(self, *args, **options):
-        try:
-            getattr(self, f"do_{options['action']}")(options)
-        except ApiError as exc:
-            raise CommandError(str(exc.detail)) from None
+    def args_scan(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--compact", action="store_true", help="One-line JSON output.")
 
-    def do_list(self, options):
-        if not 1 <= options["limit"] <= 500:
-            raise CommandError("--limit must be between 1 and 500.")
+    def do_scan(self, options: dict[str, Any]) -> None:
+        self.write_json(services.scan(actor="cli"), indent=None if options["compact"] else 2)
+
+    def args_signals(self, parser: ArgumentParser) -> None:
+        group = parser.add_mutually_exclusive_group(required=True)
+        group.add_argument("--healthy", action="store_true", help="Signals within the SLOs.")
+        group.add_argument("--breach", action="store_true", help="Signals that open an incident.")
+
+    def do_signals(self, options: dict[str, Any]) -> None:
+        for line in services.write_example_signals(breach=options["breach"]):
+            self.stdout.write(line)
+        self.stdout.write("now run: manage.py incidents scan")
+
+    def args_list(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--status", choices=selectors.STATUS_FILTERS)
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=LIST_DEFAULT,
+            help=f"1-{selectors.LIST_LIMIT_MAX} (default {LIST_DEFAULT}).",
+        )
+        parser.add_argument("--json", action="store_true", help="JSON output.")
+
+    def do_list(self, options: dict[str, Any]) -> None:
         rows = selectors.list_incidents(status=options["status"], limit=options["limit"])
         if options["json"]:
-            self.stdout.write(dumps(rows, indent=2))
+            self.write_json(rows, indent=2)
             return
         if not rows:
             self.stdout.write("No incidents.")
@@ -53,29 +67,70 @@ class Command(BaseCommand):
             for detail in row["details"]:
                 self.stdout.write(f"       • {detail}")
 
-    def do_ack(self, options):
+    def args_ack(self, parser: ArgumentParser) -> None:
+        parser.add_argument("incident_id", type=int)
+
+    args_resolve = args_ack
+
+    def do_ack(self, options: dict[str, Any]) -> None:
         result = services.acknowledge(incident_id=options["incident_id"], actor="cli")
         verb = "Acknowledged" if result["changed"] else "Already acknowledged:"
         self.stdout.write(f"{verb} incident #{options['incident_id']}.")
 
-    def do_resolve(self, options):
+    def do_resolve(self, options: dict[str, Any]) -> None:
         result = services.resolve(incident_id=options["incident_id"], actor="cli")
         verb = "Resolved" if result["changed"] else "Already resolved:"
         self.stdout.write(f"{verb} incident #{options['incident_id']}.")
 
-    def do_silence(self, options):
+    def args_silence(self, parser: ArgumentParser) -> None:
+        parser.add_argument("key", help="slo, payout, cost, ops, ops:<type>, alert, alert:<name>")
+        until = parser.add_mutually_exclusive_group(required=True)
+        until.add_argument("--until", help="ISO-8601 time (UTC without an offset).")
+        until.add_argument(
+            "--minutes",
+            type=float,
+            help=f"Minutes from now (at most {services.MAX_SILENCE_MINUTES}).",
+        )
+        parser.add_argument("--reason", default="")
+
+    def do_silence(self, options: dict[str, Any]) -> None:
         if options["minutes"] is not None:
-            minutes = options["minutes"]
-            limit = services.MAX_SILENCE / dt.timedelta(minutes=1)
-            if not 0 < minutes <= limit:  # also NaN and inf
-                raise CommandError(f"--minutes must be above 0 and at most {limit:.0f}.")
-            until = clock.now() + dt.timedelta(minutes=minutes)
+            until = services.silence_until(minutes=options["minutes"], now=clock.now())
         else:
-            until = parse_ts(options["until"])
-            if until is None:
-                raise CommandError(f"--until {options['until']!r} is not an ISO-8601 time.")
+            parsed = parse_ts(options["until"])
+            if parsed is None:
+                raise Invalid(f"--until {options['until']!r} is not an ISO-8601 time.")
+            until = parsed
         result = services.create_silence(
             key=options["key"], until=until, reason=options["reason"], actor="cli"
         )
         silence = result["silence"]
         self.stdout.write(f"Silenced {silence['key']} until {silence['until']}.")
+
+    def args_silences(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--all", action="store_true", help="Include ended silences.")
+        parser.add_argument("--json", action="store_true", help="JSON output.")
+
+    def do_silences(self, options: dict[str, Any]) -> None:
+        rows = selectors.list_silences(now=clock.now(), include_expired=options["all"])
+        if options["json"]:
+            self.write_json(rows, indent=2)
+            return
+        if not rows:
+            self.stdout.write("No silences.")
+        for row in rows:
+            reason = f"  ({row['reason']})" if row["reason"] else ""
+            self.stdout.write(
+                f"#{row['id']:<5} {row['key']:<24} until {row['until']}  "
+                f"by {row['created_by']}{reason}"
+            )
+
+    def args_unsilence(self, parser: ArgumentParser) -> None:
+        parser.add_argument("silence_id", type=int)
+
+    def do_unsilence(self, options: dict[str, Any]) -> None:
+        result = services.expire_silence(silence_id=options["silence_id"], actor="cli")
+        silence = result["silence"]
+        self.stdout.write(
+            f"Silence #{silence['id']} ({silence['key']}) ended at {silence['until']}."
+        )
