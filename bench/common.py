@@ -6,16 +6,10 @@ noisy shared machine where absolute numbers do not.
 """
 
 import os
-import re
-import shutil
-import subprocess
-import tempfile
 
-from tests.processes import KEY, ROOT, gunicorn, manage, workspace
+from tests.processes import KEY, ROOT, gunicorn, manage, workspace, wrk
 
 __all__ = ["KEY", "ROOT", "compare_http", "django_setup", "gunicorn", "manage", "workspace", "wrk"]
-
-WRK_ARGS = ["-t2", "-c32", "-d10s"]
 
 
 def django_setup(env: dict) -> None:
@@ -24,62 +18,6 @@ def django_setup(env: dict) -> None:
     import django
 
     django.setup()
-
-
-LUA = """
-wrk.method = os.getenv("WRK_METHOD") or "GET"
-wrk.body = os.getenv("WRK_BODY")
-wrk.headers["X-Dash-Key"] = os.getenv("WRK_KEY")
-if wrk.body then wrk.headers["Content-Type"] = "application/json" end
-"""
-
-
-def _seconds(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
-
-
-def wrk(
-    url: str,
-    *,
-    method: str = "GET",
-    body: str | None = None,
-    extra_headers: dict | None = None,
-    args: list[str] = WRK_ARGS,
-) -> dict:
-    """Load `url` with wrk; return requests/s, p99 (ms), requests and non-2xx count."""
-    if not shutil.which("wrk"):
-        raise RuntimeError("wrk is not installed (apt-get install wrk)")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        script = LUA
-        for name, value in (extra_headers or {}).items():
-            script += f'wrk.headers["{name}"] = "{value}"\n'
-        fh.write(script)
-    env = dict(os.environ, WRK_METHOD=method, WRK_KEY=KEY)
-    if body is not None:
-        env["WRK_BODY"] = body
-    try:
-        out = subprocess.run(
-            ["wrk", *args, "--latency", "-s", fh.name, url],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(fh.name)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = _seconds(re.search(r"\s99%\s+(\S+)", out).group(1)) * 1000
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    return {
-        "rps": rps,
-        "p99_ms": p99,
-        "requests": total,
-        "non2xx": int(bad.group(1)) if bad else 0,
-        "socket_errors": errors.group(0) if errors else "",
-    }
 
 
 def compare_http(base: str, cases: list[dict], target: float | None = None) -> list[str]:

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.authentication import BaseAuthentication
 
+from echopilot.cache import LocalFallback
 from echopilot.errors import ApiError
 
 
@@ -125,6 +126,8 @@ class DashKeyThrottle(throttling.SimpleRateThrottle):
     """Rate-limit per key when `API_THROTTLE_RATE` (e.g. `100/min`) is set."""
 
     scope = "dashkey"
+    # Redis down: count in this process instead of failing the request.
+    cache = LocalFallback()  # type: ignore[assignment]  # duck-types get/set
 
     def get_rate(self):
         return settings.API_THROTTLE_RATE or None

@@ -5,6 +5,8 @@ import os
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from echopilot.limits import Range, range_errors
+
 
 @register()
 def environment_values(app_configs, **kwargs):
@@ -66,3 +68,26 @@ def secret_key_persistent(app_configs, **kwargs):
             )
         ]
     return []
+
+
+CORE_RANGES = {
+    "REDIS_TIMEOUT": Range("echopilot.E005", 0, 5, "seconds", hint="e.g. 0.25"),
+    "REDIS_BREAKER_SECONDS": Range("echopilot.E006", 0, 300, "seconds", above_minimum=False),
+    "WEB_TIMEOUT": Range("echopilot.E007", 5, 3600, "seconds", hint="gunicorn's --timeout"),
+}
+
+
+@register()
+def core_ranges(app_configs, **kwargs):
+    """Numbers of the core out of range: Redis timeouts, the web timeout, task retry."""
+    errors = range_errors(CORE_RANGES)
+    q = settings.Q_CLUSTER
+    if q["retry"] <= q["timeout"]:
+        errors.append(
+            Error(
+                f"Q_RETRY={q['retry']} must exceed Q_TIMEOUT={q['timeout']}.",
+                hint="Otherwise a task still running is handed to a second worker.",
+                id="echopilot.E008",
+            )
+        )
+    return errors

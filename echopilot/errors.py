@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -95,6 +96,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        # A body without a Content-Length that still runs over the limit.
+        body = error_body("payload_too_large", "The request body is over the upload limit.")
+        return Response(body, status=413)
     if isinstance(exc, domain.ServiceError):
         body = error_body(exc.code, exc.detail, **exc.extra)
         return Response(body, status=status_for(exc))
@@ -121,7 +126,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return Response(error_body(code, detail, **extra), status=exc.status_code, headers=headers)
 
 
-def _wants_json(request: HttpRequest) -> bool:
+def wants_json(request: HttpRequest) -> bool:
     return bool(request.path.startswith(("/api/", "/ofrep/")))
 
 
@@ -131,7 +136,7 @@ def handler404(request, exception=None):
         return JsonResponse(
             {"errorCode": "GENERAL", "errorDetails": "No such endpoint."}, status=404
         )
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
     from django.views.defaults import page_not_found
 
@@ -139,7 +144,7 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(
             error_body("server_error", "Internal error; it has been logged."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,

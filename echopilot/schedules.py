@@ -11,10 +11,18 @@ every deploy.
 """
 
 import datetime as dt
+import functools
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
+
+from echopilot import locks
+
+logger = logging.getLogger("echopilot.schedules")
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,17 @@ class Entry:
     func: str
     minutes: int | None = None
     cron: str | None = None
+
+    def period(self, around: dt.datetime | None = None) -> dt.timedelta:
+        """Return the time between two runs (for a cron line, the one around `around`)."""
+        if self.minutes is not None:
+            return dt.timedelta(minutes=self.minutes)
+        from croniter import croniter
+
+        runs = croniter(self.cron, around or timezone.now())
+        first: dt.datetime = runs.get_next(dt.datetime)
+        second: dt.datetime = runs.get_next(dt.datetime)
+        return second - first
 
 
 REGISTRY: dict[str, Entry] = {}
@@ -84,3 +103,64 @@ def sync(entries: dict[str, Entry] | None = None) -> list[tuple[str, str]]:
         else:
             done.append((entry.name, "unchanged"))
     return done
+
+
+Result = TypeVar("Result")
+
+
+def scheduled(name: str) -> Callable[[Callable[[], Result]], Callable[[], Result | dict[str, Any]]]:
+    """Make the task of schedule `name` at least once and never concurrent.
+
+    A run holds the lock `task:<name>` (it dies with a killed worker, whose run
+    Django-Q2's ORM broker hands out again after `Q_RETRY`); a run that finds
+    the lock taken, or the last run finished less than half a period ago,
+    skips and says so. The ledger (`ScheduleRun`) records each start and end.
+    """
+
+    def decorate(func: Callable[[], Result]) -> Callable[[], Result | dict[str, Any]]:
+        @functools.wraps(func)
+        def run() -> Result | dict[str, Any]:
+            with locks.held(f"task:{name}") as taken:
+                if not taken:
+                    return _skip(name, "another run of this task is still running")
+                recent = _recent_finish(name)
+                if recent:
+                    return _skip(name, f"it already ran for this period (at {recent})")
+                _ledger(name, last_started_at=timezone.now())
+                result = func()
+                ok = not (isinstance(result, dict) and result.get("ok") is False)
+                _ledger(name, last_finished_at=timezone.now(), last_ok=ok)
+                return result
+
+        return run
+
+    return decorate
+
+
+def _ledger(name: str, **fields: Any) -> None:
+    from echopilot.models import ScheduleRun
+
+    ScheduleRun.objects.update_or_create(name=name, defaults=fields)
+
+
+def _recent_finish(name: str) -> str:
+    from echopilot.models import ScheduleRun
+
+    entry = REGISTRY.get(name)
+    row = ScheduleRun.objects.filter(name=name).first()
+    if entry is None or row is None or row.last_finished_at is None:
+        return ""
+    if timezone.now() - row.last_finished_at < entry.period() / 2:
+        return row.last_finished_at.isoformat()
+    return ""
+
+
+def _skip(name: str, why: str) -> dict[str, Any]:
+    from django.db.models import F
+
+    from echopilot.models import ScheduleRun
+
+    logger.warning("schedule %s skipped: %s", name, why)
+    ScheduleRun.objects.get_or_create(name=name)
+    ScheduleRun.objects.filter(name=name).update(skipped=F("skipped") + 1)
+    return {"ok": True, "skipped": why}

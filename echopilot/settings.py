@@ -120,6 +120,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # JSON 413/400 under /api/ for an over-limit body or a query that is not UTF-8.
+    "echopilot.middleware.ApiRequestGuard",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Counts API response bytes for the cost report (costs issue).
     "costs.middleware.BandwidthMiddleware",
@@ -188,24 +190,33 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and task queue ---------------------------------------------------
+# gunicorn's worker timeout (bin/run passes it): every upstream call made inside a
+# request has a deadline below it (IMAP_TIMEOUT <= WEB_TIMEOUT - 5).
+WEB_TIMEOUT = _int("WEB_TIMEOUT", 30)
 REDIS_URL = _str("REDIS_URL", "")
+# Every Redis call gives up after REDIS_TIMEOUT seconds; after a failure Redis
+# is skipped for REDIS_BREAKER_SECONDS and callers fall back (echopilot.cache).
+REDIS_TIMEOUT = _float("REDIS_TIMEOUT", 0.25)
+REDIS_BREAKER_SECONDS = _float("REDIS_BREAKER_SECONDS", 5.0)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # This process's own memory: the fallback of counters when Redis is down.
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
+}
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "echopilot",
-        }
+    CACHES["default"] = {
+        "BACKEND": "echopilot.cache.ResilientRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "echopilot",
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 Q_CLUSTER = {
     "name": _str("Q_CLUSTER_NAME", "echopilot"),
     "workers": _int("Q_WORKERS", 2),
     "timeout": _int("Q_TIMEOUT", 300),
-    # retry must exceed timeout, or a long task is handed out twice.
-    "retry": _int("Q_TIMEOUT", 300) + 60,
+    # A task not acknowledged (its worker died) is handed out again after
+    # `retry` seconds; it must exceed timeout, or a long task runs twice.
+    "retry": _int("Q_RETRY", _int("Q_TIMEOUT", 300) + 60),
     "max_attempts": 3,
     # Keep every successful task: the cost report measures compute from them
     # (the daily cost task prunes records older than 35 days).
@@ -214,10 +225,11 @@ Q_CLUSTER = {
     "poll": 1,
     "label": "Tasks",
 }
-if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
-else:
-    Q_CLUSTER["orm"] = "default"
+# The task queue is always the ORM broker on the project's database, even with
+# Redis: it acknowledges a task only when it finished, so a run whose worker
+# was killed is retried (Django-Q2's Redis broker loses it). Redis stays the
+# cache and the flag stamps.
+Q_CLUSTER["orm"] = "default"
 
 # --- Auth, i18n, static -----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,11 +1,20 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from echopilot.views import ApiNotFoundView, DocsView, HealthView, PingView, RedocView, SchemaView
+from echopilot.views import (
+    ApiNotFoundView,
+    DocsView,
+    HealthView,
+    PingView,
+    RedocView,
+    SchemaView,
+    StatusView,
+)
 
 api: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
     path("ping", PingView.as_view(), name="ping"),
+    path("status", StatusView.as_view(), name="status"),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
     path("redoc/", RedocView.as_view(url_name="schema"), name="redoc"),

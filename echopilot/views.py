@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from echopilot import status
 from echopilot.auth import DashKeyAuthentication, HasDashKeyOrStaff
 from echopilot.renderers import JSONRenderer
 from echopilot.serializers import ErrorSerializer, OkSerializer
@@ -76,6 +77,34 @@ class PingView(APIView):
     @extend_schema(responses={200: OkSerializer, 401: ErrorSerializer, 503: ErrorSerializer})
     def get(self, request):
         return Response({"ok": True})
+
+
+class StatusView(APIView):
+    """Report every component: database, Redis, mirror, scheduler and the apps' upstreams."""
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Status",
+                {
+                    "ok": serializers.BooleanField(),
+                    "healthy": serializers.BooleanField(
+                        help_text="False when any component is down, slow, behind or overdue."
+                    ),
+                    "ts_iso": serializers.CharField(),
+                    "components": serializers.DictField(
+                        child=serializers.DictField(),
+                        help_text="Per component: status (ok, off, down, slow, behind, "
+                        "overdue, failing), detail and its figures.",
+                    ),
+                },
+            ),
+            401: ErrorSerializer,
+            503: ErrorSerializer,
+        }
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True, **status.status_report()})
 
 
 class ApiNotFoundView(APIView):

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from echopilot.parsers import json_problem, text_problem
-from flags.limits import MAX_CONDITIONS, MAX_DEPTH, MAX_RULES, MAX_VALUE_BYTES, NAME_MAX
+from flags.limits import (
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_RULES,
+    MAX_SAFE_INTEGER,
+    MAX_VALUE_BYTES,
+    NAME_MAX,
+)
 
 # The same names as flags.models.FlagType (this module stays free of Django).
 TYPES = ("boolean", "string", "integer", "float", "object")
@@ -87,6 +94,11 @@ def coerce(value: Any, flag_type: str, what: str = "value") -> Any:
     """Return `value` as `flag_type` or raise InvalidFlag (an int fits a float flag)."""
     actual = json_type(value)
     if actual == flag_type:
+        if flag_type == "integer" and abs(value) > MAX_SAFE_INTEGER:
+            raise InvalidFlag(
+                f"{what}: integer flags hold at most ±{MAX_SAFE_INTEGER} (2^53 - 1), "
+                "the integers every JSON client reads exactly."
+            )
         check_value(value, what)
         return value
     if flag_type == "float" and actual == "integer":

@@ -30,3 +30,7 @@ MAX_CONDITIONS = 50  # per rule
 # also bounds an evaluation context.
 MAX_DEPTH = 32
 MAX_VALUE_BYTES = 64 * 1024
+# Integer flags hold at most ±(2**53 - 1): JavaScript and most JSON parsers read
+# numbers as IEEE doubles, and past this they silently round (9007199254740993
+# arrives as ...992), so a client would see another value than the one set.
+MAX_SAFE_INTEGER = 2**53 - 1

@@ -6,4 +6,8 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents"
 
     def ready(self):
+        from echopilot.status import register_probe
         from incidents import checks  # noqa: F401 - registers the system checks
+        from incidents.status import probe_telegram
+
+        register_probe("telegram", probe_telegram)

@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 
 from costs import selectors as cost_selectors
+from echopilot import status
 from echopilot.secrets import redact
 from incidents import limits
 
@@ -418,4 +419,25 @@ def collect(now: dt.datetime) -> tuple[list[Issue], dict]:
             issues.append(alert_issue(name))
     cost_issues, sources["cost"] = read_cost()
     issues.extend(cost_issues)
+    self_issues, sources["self"] = read_self()
+    issues.extend(self_issues)
     return issues, sources
+
+
+# Telegram is the channel an alert would take: its trouble is shown by
+# /api/status, not alerted on through itself.
+NOT_ALERTED = {"telegram"}
+
+
+def read_self() -> tuple[list[Issue], dict]:
+    """Turn the service's own unhealthy components (the status selector) into issues."""
+    try:
+        problems = status.problems()
+    except Exception as exc:
+        return [], {"status": "invalid", "reason": redact(f"{type(exc).__name__}: {exc}")[:200]}
+    issues = [
+        Issue(f"self:{name}_{part.status}", f"EchoPilot {name} {part.status}: {part.detail}"[:300])
+        for name, part in problems
+        if name not in NOT_ALERTED
+    ]
+    return issues, {"status": "ok", "unhealthy": [name for name, _ in problems]}

@@ -2,7 +2,7 @@
 
 import logging
 
-from echopilot.schedules import register
+from echopilot.schedules import register, scheduled
 from echopilot.secrets import redact
 
 logger = logging.getLogger("incidents")
@@ -10,6 +10,7 @@ logger = logging.getLogger("incidents")
 register("incidents.scan", "incidents.tasks.scan", minutes=5)
 
 
+@scheduled("incidents.scan")
 def scan() -> dict:
     """Run one scan; never raise (the failure is logged, mirrored and returned).
 

@@ -6,4 +6,8 @@ class SupportConfig(AppConfig):
     verbose_name = "Support digest"
 
     def ready(self):
+        from echopilot.status import register_probe
         from support import checks  # noqa: F401 - registers the system checks
+        from support.status import probe_imap
+
+        register_probe("imap", probe_imap)

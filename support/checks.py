@@ -35,6 +35,7 @@ def imap_settings(app_configs, **kwargs):
             )
         )
     errors += range_errors({"IMAP_TIMEOUT": TIMEOUT})
+    errors += _fits_the_web_timeout()
     mailbox = settings.IMAP_MAILBOX
     if not isinstance(mailbox, str) or not mailbox.strip() or not mailbox.isascii():
         errors.append(
@@ -69,3 +70,20 @@ def imap_settings(app_configs, **kwargs):
             )
         )
     return errors
+
+
+def _fits_the_web_timeout() -> list[CheckMessage]:
+    """The digest runs inside a request: it must end before gunicorn kills the worker."""
+    timeout, web = settings.IMAP_TIMEOUT, settings.WEB_TIMEOUT
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (timeout, web))
+    if numbers and timeout > web - 5:
+        return [
+            Error(
+                f"IMAP_TIMEOUT={timeout:g} must be at most WEB_TIMEOUT - 5 = {web - 5:g} seconds.",
+                hint="A digest asked for over the API would be killed by the web server's "
+                "timeout before it could answer 502 imap_timeout. Lower IMAP_TIMEOUT or "
+                "raise WEB_TIMEOUT.",
+                id="support.E005",
+            )
+        ]
+    return []

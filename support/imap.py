@@ -9,7 +9,9 @@ detail that never contains the password.
 
 import imaplib
 import re
+import socket
 import ssl
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -82,13 +84,68 @@ def quote_mailbox(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _connect(config: ImapConfig) -> imaplib.IMAP4:
-    if config.use_ssl:
+class _Deadline:
+    """The deadline of one whole read of the mailbox, from connect to the last header.
+
+    The socket timeout bounds each wait; a server that trickles bytes could
+    still stretch a read (or the greeting and CAPABILITY exchange inside
+    imaplib's constructor) past it. So a timer shuts the socket down when the
+    deadline passes, which wakes the blocked read at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                self._shutdown()
+        return sock
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class _IMAP4(imaplib.IMAP4):
+    def __init__(self, host: str, port: int, *, timeout: float, deadline: _Deadline) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        return self._deadline.watch(super()._create_socket(timeout))
+
+
+class _IMAP4_SSL(imaplib.IMAP4_SSL):
+    def __init__(self, host: str, port: int, *, timeout: float, deadline: _Deadline) -> None:
+        self._deadline = deadline
         context = ssl.create_default_context()
-        return imaplib.IMAP4_SSL(
-            config.host, config.effective_port, ssl_context=context, timeout=config.timeout
-        )
-    return imaplib.IMAP4(config.host, config.effective_port, timeout=config.timeout)
+        super().__init__(host, port, ssl_context=context, timeout=timeout)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        return self._deadline.watch(super()._create_socket(timeout))
+
+
+def _connect(config: ImapConfig, deadline: _Deadline) -> imaplib.IMAP4:
+    kind = _IMAP4_SSL if config.use_ssl else _IMAP4
+    return kind(config.host, config.effective_port, timeout=config.timeout, deadline=deadline)
 
 
 def _login(conn: imaplib.IMAP4, config: ImapConfig) -> None:
@@ -120,11 +177,15 @@ class _Progress:
 
 
 def fetch_unseen(config: ImapConfig, limit: int) -> Fetched:
-    """Return the headers of the `limit` newest unread messages (highest UID first)."""
+    """Return the headers of the `limit` newest unread messages (highest UID first).
+
+    `config.timeout` is the deadline of the whole read, from connect to the last header.
+    """
     conn = None
     progress = _Progress()
+    deadline = _Deadline(config.timeout)
     try:
-        conn = _connect(config)
+        conn = _connect(config, deadline)
         progress.stage = "login"
         _login(conn, config)
         return _read(conn, config, limit, progress)
@@ -132,8 +193,9 @@ def fetch_unseen(config: ImapConfig, limit: int) -> Fetched:
         raise ImapFailure(exc.code, _clean(config, exc.detail)) from None
     except (imaplib.IMAP4.error, OSError, ValueError, UnicodeError) as exc:
         # OSError covers TimeoutError and ssl.SSLError; _failure tells them apart.
-        raise _failure(exc, config, progress) from exc
+        raise _failure(exc, config, progress, deadline.expired) from exc
     finally:
+        deadline.cancel()
         if conn is not None:
             try:
                 conn.logout() if progress.healthy else conn.shutdown()
@@ -171,7 +233,9 @@ def _read(conn: imaplib.IMAP4, config: ImapConfig, limit: int, progress: _Progre
     )
 
 
-def _failure(exc: Exception, config: ImapConfig, progress: _Progress) -> ImapFailure:
+def _failure(
+    exc: Exception, config: ImapConfig, progress: _Progress, expired: bool = False
+) -> ImapFailure:
     """Turn what went wrong during `progress.stage` into an `ImapFailure` without secrets."""
     stage = progress.stage
     if isinstance(exc, imaplib.IMAP4.error) and not isinstance(exc, imaplib.IMAP4.abort):
@@ -187,7 +251,7 @@ def _failure(exc: Exception, config: ImapConfig, progress: _Progress) -> ImapFai
         return ImapFailure(code, _clean(config, detail))
     progress.healthy = False
     code = CONNECT
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError) or expired:
         code = TIMEOUT
         detail = f"No answer from {config.where} within {config.timeout:g}s (during {stage})."
     elif isinstance(exc, ssl.SSLError):

@@ -2,13 +2,14 @@
 
 import logging
 
-from echopilot.schedules import register
+from echopilot.schedules import register, scheduled
 
 logger = logging.getLogger("support")
 
 register("support.digest", "support.tasks.digest", minutes=60)
 
 
+@scheduled("support.digest")
 def digest() -> dict:
     """Run the hourly digest; a failure is recorded and returned, never raised."""
     from support.services import DigestCrashed, run_digest

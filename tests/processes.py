@@ -6,11 +6,13 @@ directory) and the app served under gunicorn on a free loopback port.
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -110,3 +112,105 @@ def gunicorn(env: dict, workers: int = 2):
         yield url
     finally:
         stop(proc)
+
+
+WRK_ARGS = ["-t2", "-c32", "-d10s"]
+
+LUA = """
+wrk.method = os.getenv("WRK_METHOD") or "GET"
+wrk.body = os.getenv("WRK_BODY")
+wrk.headers["X-Dash-Key"] = os.getenv("WRK_KEY")
+if wrk.body then wrk.headers["Content-Type"] = "application/json" end
+"""
+
+
+def _seconds(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def wrk(
+    url: str,
+    *,
+    method: str = "GET",
+    body: str | None = None,
+    extra_headers: dict | None = None,
+    args: list[str] = WRK_ARGS,
+) -> dict:
+    """Load `url` with wrk; return requests/s, p99 (ms), requests and non-2xx count."""
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        script = LUA
+        for name, value in (extra_headers or {}).items():
+            script += f'wrk.headers["{name}"] = "{value}"\n'
+        fh.write(script)
+    env = dict(os.environ, WRK_METHOD=method, WRK_KEY=KEY)
+    if body is not None:
+        env["WRK_BODY"] = body
+    try:
+        out = subprocess.run(
+            ["wrk", *args, "--latency", "-s", fh.name, url],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(fh.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = _seconds(re.search(r"\s99%\s+(\S+)", out).group(1)) * 1000
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": rps,
+        "p99_ms": p99,
+        "requests": total,
+        "non2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+class SilentServer:
+    """A server on loopback that accepts connections and never answers (a hung IMAP
+    server, a frozen Redis); counts them.
+
+    `active` is how many connections are open right now and `peak` the most at
+    once (a reader thread per connection notices when the client goes away).
+    """
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.active = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.accepted += 1
+                self.active += 1
+                self.peak = max(self.peak, self.active)
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn):
+        try:
+            while conn.recv(4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            with self._lock:
+                self.active -= 1
+
+    def close(self):
+        self.sock.close()

@@ -1,8 +1,10 @@
 """Alert delivery: send pending alerts to Telegram in order, retrying until accepted."""
 
 import datetime as dt
+import time
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
@@ -14,6 +16,17 @@ from incidents.services.common import STREAM
 
 # Alerts sent per scan at most (oldest first); the rest wait for the next scan.
 DELIVERY_BATCH = 20
+
+
+def worst_send() -> float:
+    """Seconds one alert can take at worst: a send, a short 429 wait, a second send."""
+    return 2 * limits.value("TELEGRAM_TIMEOUT") + telegram.MAX_INLINE_WAIT
+
+
+def send_budget() -> float:
+    """Seconds a delivery round may take: it may run inside a request (a manual
+    resolve, an API scan), which gunicorn kills after `WEB_TIMEOUT`."""
+    return float(settings.WEB_TIMEOUT) - 5
 
 
 def deliver_pending(*, now: dt.datetime | None = None) -> list[int]:
@@ -31,7 +44,10 @@ def deliver_pending(*, now: dt.datetime | None = None) -> list[int]:
     delivered: list[int] = []
     # A sender holds its alert this long: past it, the sender is taken for dead.
     hold = dt.timedelta(seconds=2 * limits.value("TELEGRAM_TIMEOUT") + 30)
-    for alert in pending.order_by("created_at", "id")[:DELIVERY_BATCH]:
+    started = time.monotonic()
+    for n, alert in enumerate(pending.order_by("created_at", "id")[:DELIVERY_BATCH]):
+        if n and time.monotonic() - started + worst_send() > send_budget():
+            break  # the rest wait for the next scan: a request must end in time
         claimed = (
             Alert.objects.filter(pk=alert.pk, status=Alert.Status.PENDING)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))

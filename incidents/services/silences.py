@@ -21,7 +21,7 @@ MAX_SILENCE_MINUTES = MAX_SILENCE_DAYS * 24 * 60
 # Silence.key and Silence.reason columns (the serializer and the admin form use these).
 SILENCE_KEY_MAX = 200
 SILENCE_REASON_MAX = 500
-SILENCE_KEY = re.compile(r"^(slo|payout|cost|ops|alert)(:[^\s]{1,190})?$")
+SILENCE_KEY = re.compile(r"^(slo|payout|cost|ops|alert|self)(:[^\s]{1,190})?$")
 
 
 def active_silences(now: dt.datetime) -> list[Silence]:

@@ -366,3 +366,19 @@ def test_evaluate_failures_carry_the_openfeature_code(api, seeded):
     unknown = api.post("/api/flags/evaluate", {"key": "ui.typo"}, format="json")
     assert unknown.status_code == 404
     assert unknown.json() == {"ok": False, "error": "unknown_flag", "detail": "No flag 'ui.typo'."}
+
+
+@pytest.mark.parametrize("value", [2**53, -(2**53), 10**73])
+def test_integers_past_what_json_clients_read_exactly_are_refused(api, value):
+    body = f'{{"key": "limits.max", "value": {value}, "type": "integer", "create": true}}'
+    response = api.post("/api/flags/set", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "2^53 - 1" in response.json()["detail"]
+    assert not Flag.objects.filter(key="limits.max").exists()
+
+
+@pytest.mark.parametrize("value", [2**53 - 1, -(2**53 - 1)])
+def test_the_largest_safe_integers_are_kept_exactly(api, value):
+    body = f'{{"key": "limits.max", "value": {value}, "type": "integer", "create": true}}'
+    assert api.post("/api/flags/set", body, content_type="application/json").status_code == 201
+    assert api.get("/api/flags/get").json()["flags"]["limits.max"] == value

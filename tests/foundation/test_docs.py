@@ -30,7 +30,9 @@ def settings_read() -> set[str]:
         re.findall(r"\b_(?:bool|str|path|list|float|int)\(\s*\"([A-Z][A-Z0-9_]+)\"", settings)
     )
     names |= set(re.findall(r"os\.environ\.get\(\s*\"([A-Z][A-Z0-9_]+)\"", settings))
-    names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", (ROOT / "bin" / "run").read_text()))
+    run = (ROOT / "bin" / "run").read_text()
+    names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", run))
+    names |= set(re.findall(r"\$\(setting ([A-Z][A-Z0-9_]+)", run))
     return names
 
 

@@ -231,3 +231,36 @@ def test_token_absent_from_command_output_and_logs(bot, signals, settings, clock
     assert BOT_TOKEN not in out.stdout + out.stderr
     lines = (settings.LOG_DIR / "incidents.ndjson").read_text()
     assert "alert_failed" in lines and BOT_TOKEN not in lines
+
+
+def test_a_delivery_round_stops_where_a_request_could_run_out_of_time(
+    scan, bot, signals, clock, settings
+):
+    bot.answer(("500",), ("500",), ("500",))  # three alerts pile up, none delivered
+    signals.slo()
+    scan()
+    clock.advance(minutes=5)
+    signals.payout()
+    scan()
+    clock.advance(minutes=5)
+    signals.ops("high_cpu")
+    scan()
+    assert Alert.objects.filter(status=Alert.Status.PENDING).count() == 3
+    # One alert may take 2 x TELEGRAM_TIMEOUT + 5 s: with a 9 s web timeout only
+    # the first fits the budget (WEB_TIMEOUT - 5); the others wait.
+    settings.TELEGRAM_TIMEOUT = 1.0
+    settings.WEB_TIMEOUT = 9
+    assert len(services.deliver_pending(now=clock())) == 1
+    settings.WEB_TIMEOUT = 30
+    assert len(services.deliver_pending(now=clock())) == 2
+    assert not Alert.objects.filter(status=Alert.Status.PENDING).exists()
+
+
+def test_a_telegram_timeout_too_long_for_the_web_timeout_fails_the_check(settings):
+    from incidents.checks import incident_settings
+
+    settings.TELEGRAM_TIMEOUT = 10.0
+    settings.WEB_TIMEOUT = 30
+    assert "incidents.E012" not in [m.id for m in incident_settings()]
+    settings.WEB_TIMEOUT = 29
+    assert "incidents.E012" in [m.id for m in incident_settings()]

@@ -34,6 +34,7 @@ def test_seed_example_gives_the_seed_detail_lines(signals, no_costs):
         "production_alerts": "missing",
         "alertmanager": "ok",
         "cost": "missing",
+        "self": "ok",
     }
 
 
@@ -379,3 +380,19 @@ def test_fit_cuts_to_telegram_limit_in_utf16_units(char):
     assert MAX_MESSAGE - 2 <= units <= MAX_MESSAGE
     assert cut.startswith(char * 100) and "(message cut:" in cut
     assert fit("short") == "short"
+
+
+@pytest.mark.django_db
+def test_the_services_own_trouble_becomes_self_issues(monkeypatch):
+    from echopilot import status
+
+    monkeypatch.setitem(
+        status.PROBES, "mirror", lambda: status.Component("behind", "12 line(s) wait")
+    )
+    monkeypatch.setitem(status.PROBES, "telegram", lambda: status.Component("failing", "429"))
+    issues, report = sources.collect(START)
+    mine = [i for i in issues if i.key.startswith("self:")]
+    assert [(i.key, i.detail) for i in mine] == [
+        ("self:mirror_behind", "EchoPilot mirror behind: 12 line(s) wait")
+    ]  # telegram's trouble is not alerted through telegram
+    assert report["self"] == {"status": "ok", "unhealthy": ["mirror", "telegram"]}

@@ -34,6 +34,7 @@ def test_task_returns_a_short_summary(committed, signals, log_dir):
             "production_alerts": "missing",
             "alertmanager": "ok",
             "cost": "missing",
+            "self": "ok",
         },
     }
     assert Incident.objects.get().opened_by == "schedule"

@@ -39,6 +39,7 @@ def test_scan_with_every_source_broken_is_200_with_reasons(api, signals):
         "production_alerts": "invalid",
         "ops": "ok",
         "alertmanager": "ok",
+        "self": "ok",
     }
     assert body["sources"]["ops"]["skipped_broken_lines"] == 2
 

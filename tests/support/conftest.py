@@ -56,3 +56,40 @@ def silent_port():
 def closed_port():
     """A loopback port with nothing listening (connection refused)."""
     return free_port()
+
+
+@pytest.fixture
+def trickling_port():
+    """An IMAP greeting, then one byte every 0.2 s forever: each read gets an answer in
+    time, so only a deadline on the whole digest stops it."""
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        conns = []
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+                conn.sendall(b"* OK IMAP4rev1 ready\r\n")
+                conns.append(conn)
+            except OSError:
+                pass
+            for conn in conns:
+                try:
+                    conn.sendall(b"*")
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        for conn in conns:
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(5)
+    listener.close()

@@ -35,3 +35,15 @@ def test_plain_imap_to_remote_host_warns(settings):
     assert ids(settings) == ["support.W002"]
     settings.IMAP_HOST = "127.0.0.1"
     assert ids(settings) == []
+
+
+def test_imap_timeout_must_fit_below_the_web_timeout(settings):
+    settings.WEB_TIMEOUT = 30
+    settings.IMAP_TIMEOUT = 25.0
+    assert ids(settings) == []
+    settings.IMAP_TIMEOUT = 25.5
+    (message,) = imap_settings(None)
+    assert message.id == "support.E005" and "WEB_TIMEOUT - 5 = 25" in message.msg
+    settings.WEB_TIMEOUT = 90
+    settings.IMAP_TIMEOUT = 60.0  # the case: passes once the web timeout allows it
+    assert ids(settings) == []

@@ -316,6 +316,16 @@ def test_silent_server_times_out(mailbox, settings, silent_port, log_dir, digest
     _assert_failed(result, "imap_timeout", log_dir, mailbox.password)
 
 
+def test_a_trickling_server_is_cut_at_the_deadline_of_the_whole_digest(
+    mailbox, settings, trickling_port, log_dir, digest
+):
+    settings.IMAP_PORT = trickling_port
+    settings.IMAP_TIMEOUT = 1.0
+    result = digest()
+    _assert_failed(result, "imap_timeout", log_dir, mailbox.password)
+    assert "within 1s" in result.detail
+
+
 def test_tls_to_a_plain_server(mailbox, settings, log_dir, digest):
     settings.IMAP_SSL = True
     result = digest()

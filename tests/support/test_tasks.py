@@ -55,3 +55,14 @@ def test_task_records_a_crash_and_keeps_working(
     settings.IMAP_TIMEOUT = 10.0
     mailbox.deliver([make_message()])
     assert tasks.digest()["ok"] is True
+
+
+@pytest.mark.django_db
+def test_the_scheduled_digest_never_runs_twice_at_once(settings):
+    from echopilot import locks
+
+    with locks.held("task:support.digest"):
+        result = tasks.digest()
+    assert "still running" in result["skipped"] and Digest.objects.count() == 0
+    assert tasks.digest()["ok"] is True and Digest.objects.count() == 1
+    assert "already ran" in tasks.digest()["skipped"] and Digest.objects.count() == 1
