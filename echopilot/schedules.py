@@ -107,14 +107,27 @@ def sync(entries: dict[str, Entry] | None = None) -> list[tuple[str, str]]:
 
 Result = TypeVar("Result")
 
+# Django-Q2's scheduler looks at the schedules about every 30 s, so two runs of
+# neighbouring periods can land that much closer than one period apart.
+SCHEDULER_LOOK_SECONDS = 30.0
+
+
+def min_gap_seconds(period: dt.timedelta) -> float:
+    """Seconds after a completed run within which another run of it is a repeat.
+
+    Half a period, less the scheduler's look interval: a retried run landing
+    next to the following one is skipped, a run of the next period never is.
+    """
+    return max(0.0, period.total_seconds() / 2 - SCHEDULER_LOOK_SECONDS)
+
 
 def scheduled(name: str) -> Callable[[Callable[[], Result]], Callable[[], Result | dict[str, Any]]]:
     """Make the task of schedule `name` at least once and never concurrent.
 
     A run holds the lock `task:<name>` (it dies with a killed worker, whose run
     Django-Q2's ORM broker hands out again after `Q_RETRY`); a run that finds
-    the lock taken, or the last run finished less than half a period ago,
-    skips and says so. The ledger (`ScheduleRun`) records each start and end.
+    the lock taken, or comes within `min_gap_seconds` of the last completed
+    run, skips and says so. The ledger (`ScheduleRun`) records each start and end.
     """
 
     def decorate(func: Callable[[], Result]) -> Callable[[], Result | dict[str, Any]]:
@@ -150,7 +163,8 @@ def _recent_finish(name: str) -> str:
     row = ScheduleRun.objects.filter(name=name).first()
     if entry is None or row is None or row.last_finished_at is None:
         return ""
-    if timezone.now() - row.last_finished_at < entry.period() / 2:
+    gap = dt.timedelta(seconds=min_gap_seconds(entry.period()))
+    if timezone.now() - row.last_finished_at < gap:
         return row.last_finished_at.isoformat()
     return ""
 

@@ -31,8 +31,11 @@ def incident_settings(app_configs=None, **kwargs):
 
 def _fits_the_web_timeout() -> list[Error]:
     """An alert sent from a request (a manual resolve) must end before gunicorn kills it."""
+    from incidents import telegram
     from incidents.services.delivery import send_budget, worst_send
 
+    if not telegram.configured():
+        return []  # dry runs send nothing
     if "TELEGRAM_TIMEOUT" in getattr(settings, "INVALID_SETTINGS", {}) or range_errors(
         {"TELEGRAM_TIMEOUT": limits.LIMITS["TELEGRAM_TIMEOUT"]}
     ):

@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated log dir per test, an API client that sends the key,
 and the environment a subprocess needs to reach the same test database."""
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -123,3 +124,34 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if EXTERNAL_FIXTURES & set(getattr(item, "fixturenames", ())) or "e2e" in item.path.parts:
             item.add_marker(pytest.mark.external)
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(name: str):
+    """Hold `echopilot.locks.held(name)` from another thread, so another database
+    connection (a PostgreSQL advisory lock is re-entrant within one session)."""
+    import threading
+
+    from django.db import connections
+
+    from echopilot import locks
+
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with locks.held(name) as ok:
+                assert ok
+                taken.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(10), "the other thread could not take the lock"
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(10)

@@ -92,13 +92,12 @@ def test_a_run_within_half_a_period_of_the_last_one_is_skipped(registry):
 
 
 def test_a_run_that_finds_the_lock_taken_skips(registry):
-    from echopilot import locks
+    from tests.conftest import lock_held_elsewhere
 
     schedules.register("demo.job", "math.sqrt", minutes=5)
     calls = []
     job = schedules.scheduled("demo.job")(lambda: calls.append(1) or {"ok": True})
-    with locks.held("task:demo.job") as taken:
-        assert taken
+    with lock_held_elsewhere("task:demo.job"):
         assert "still running" in job()["skipped"]
     assert calls == []
     job()
@@ -131,3 +130,11 @@ def test_period_of_minutes_and_cron_entries():
 
 def test_the_core_registers_the_mirror_flush():
     assert schedules.discover()["echopilot.mirror_flush"].minutes == 1
+
+
+def test_the_gap_that_makes_a_run_a_repeat():
+    # Django-Q2 looks at schedules every ~30 s: runs of neighbouring periods can
+    # land 30 s closer than a period apart, and must both run.
+    assert schedules.min_gap_seconds(dt.timedelta(minutes=1)) == 0
+    assert schedules.min_gap_seconds(dt.timedelta(minutes=5)) == 120
+    assert schedules.min_gap_seconds(dt.timedelta(hours=1)) == 1770

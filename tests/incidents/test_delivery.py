@@ -260,7 +260,9 @@ def test_a_telegram_timeout_too_long_for_the_web_timeout_fails_the_check(setting
     from incidents.checks import incident_settings
 
     settings.TELEGRAM_TIMEOUT = 10.0
+    settings.WEB_TIMEOUT = 29
+    assert "incidents.E012" not in [m.id for m in incident_settings()]  # dry run: sends nothing
+    settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_CHAT_ID = BOT_TOKEN, CHAT_ID
+    assert "incidents.E012" in [m.id for m in incident_settings()]
     settings.WEB_TIMEOUT = 30
     assert "incidents.E012" not in [m.id for m in incident_settings()]
-    settings.WEB_TIMEOUT = 29
-    assert "incidents.E012" in [m.id for m in incident_settings()]

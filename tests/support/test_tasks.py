@@ -59,9 +59,9 @@ def test_task_records_a_crash_and_keeps_working(
 
 @pytest.mark.django_db
 def test_the_scheduled_digest_never_runs_twice_at_once(settings):
-    from echopilot import locks
+    from tests.conftest import lock_held_elsewhere
 
-    with locks.held("task:support.digest"):
+    with lock_held_elsewhere("task:support.digest"):
         result = tasks.digest()
     assert "still running" in result["skipped"] and Digest.objects.count() == 0
     assert tasks.digest()["ok"] is True and Digest.objects.count() == 1
