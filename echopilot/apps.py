@@ -6,4 +6,4 @@ class EchopilotConfig(AppConfig):
     verbose_name = "EchoPilot Ops"
 
     def ready(self):
-        from echopilot import checks, schema  # noqa: F401 - registers checks and schema
+        from echopilot import access, checks, schema  # noqa: F401 - registers checks, schema, signals

@@ -39,8 +39,10 @@ def dashboard_key(app_configs, **kwargs):
     if not settings.DASHBOARD_KEY.strip():
         return [
             Warning(
-                "DASHBOARD_KEY is empty: the API refuses every request (503).",
-                hint="Set DASHBOARD_KEY (make run writes a random one to .env).",
+                "DASHBOARD_KEY is empty: only stored API keys (manage.py apikeys) open "
+                "the API; with none active it refuses every request (503).",
+                hint="Set DASHBOARD_KEY (make run writes a random one to .env), or create "
+                "keys with manage.py apikeys create.",
                 id="echopilot.W001",
             )
         ]

@@ -36,6 +36,13 @@ def parse_query(serializer_class: type[serializers.Serializer], request: Request
     return validated
 
 
+class ReadOrWriteScope:
+    """A view whose safe methods need the `read` scope and whose others need `write`."""
+
+    def get_required_scope(self, request: Request) -> str:
+        return "read" if request.method in ("GET", "HEAD", "OPTIONS") else "write"
+
+
 class HealthView(APIView):
     """Liveness and database reachability; needs no key and reveals nothing else."""
 
@@ -74,6 +81,8 @@ class HealthView(APIView):
 class PingView(APIView):
     """Answer `{"ok": true}` to a valid key without touching the database."""
 
+    required_scope = "evaluate"
+
     @extend_schema(responses={200: OkSerializer, 401: ErrorSerializer, 503: ErrorSerializer})
     def get(self, request):
         return Response({"ok": True})
@@ -81,6 +90,8 @@ class PingView(APIView):
 
 class StatusView(APIView):
     """Report every component: database, Redis, mirror, scheduler and the apps' upstreams."""
+
+    required_scope = "read"
 
     @extend_schema(
         responses={
@@ -110,6 +121,8 @@ class StatusView(APIView):
 class ApiNotFoundView(APIView):
     """Any unknown path under /api/: a JSON 404 (after the key check)."""
 
+    required_scope = "evaluate"
+
     schema = None
 
     def _not_found(self, request, *args, **kwargs):
@@ -137,6 +150,7 @@ class SchemaView(JsonErrorsMixin, SpectacularAPIView):
 
     authentication_classes = DOCS_AUTH
     permission_classes = DOCS_PERMISSIONS
+    required_scope = "read"
 
 
 class DocsView(JsonErrorsMixin, SpectacularSwaggerView):
@@ -144,6 +158,7 @@ class DocsView(JsonErrorsMixin, SpectacularSwaggerView):
 
     authentication_classes = DOCS_AUTH
     permission_classes = DOCS_PERMISSIONS
+    required_scope = "read"
 
 
 class RedocView(JsonErrorsMixin, SpectacularRedocView):
@@ -151,3 +166,4 @@ class RedocView(JsonErrorsMixin, SpectacularRedocView):
 
     authentication_classes = DOCS_AUTH
     permission_classes = DOCS_PERMISSIONS
+    required_scope = "read"

@@ -64,6 +64,8 @@ def _query(request, required: tuple[str, ...], optional: dict[str, str] | None =
 class AssignView(APIView):
     """Return a user's variant; the first call for a running experiment exposes the user."""
 
+    required_scope = "evaluate"
+
     @extend_schema(
         tags=["experiments"],
         parameters=[
@@ -82,6 +84,8 @@ class AssignView(APIView):
 
 class LogView(APIView):
     """Log one event, or a JSON list of up to 1,000 (all or nothing)."""
+
+    required_scope = "evaluate"
 
     @extend_schema(
         tags=["experiments"],
@@ -119,6 +123,8 @@ class LogView(APIView):
 
 class ResultsView(APIView):
     """Return an experiment's results for one event, with statistics and the SRM check."""
+
+    required_scope = "read"
 
     @extend_schema(
         tags=["experiments"],

@@ -126,6 +126,8 @@ def failure(key: str, exc: FlagError) -> dict[str, Any]:
 
 
 class OfrepView(APIView):
+    required_scope = "evaluate"
+
     def get_exception_handler(self):
         return ofrep_exception_handler
 

@@ -43,6 +43,8 @@ def set_body(result: services.SetResult) -> dict[str, Any]:
 class FlagGetView(APIView):
     """Every live flag's served default value (from the cached snapshot)."""
 
+    required_scope = "evaluate"
+
     @extend_schema(responses={200: FlagGetOutput, 401: ErrorSerializer})
     def get(self, request):
         count, values = selectors.served_values()
@@ -51,6 +53,8 @@ class FlagGetView(APIView):
 
 class FlagSetView(APIView):
     """Change a flag's value, rules, rollout, switches or description (or create it)."""
+
+    required_scope = "write"
 
     @extend_schema(
         request=FlagSetInput, responses={200: FlagSetOutput, 201: FlagSetOutput, **ERRORS}
@@ -65,6 +69,8 @@ class FlagSetView(APIView):
 
 class FlagHistoryView(APIView):
     """Change history, newest first (one flag with `key`)."""
+
+    required_scope = "read"
 
     @extend_schema(
         parameters=[
@@ -87,6 +93,8 @@ class FlagHistoryView(APIView):
 class FlagRevertView(APIView):
     """Undo one history row (itself recorded as a change)."""
 
+    required_scope = "write"
+
     @extend_schema(
         request=RevertInput, responses={200: FlagSetOutput, 409: ErrorSerializer, **ERRORS}
     )
@@ -101,6 +109,8 @@ class FlagRevertView(APIView):
 
 class FlagEvaluateView(APIView):
     """Evaluate one flag for a context: value, variant and reason."""
+
+    required_scope = "evaluate"
 
     @extend_schema(request=EvaluateInput, responses={200: EvaluateOutput, **ERRORS})
     def post(self, request):
@@ -120,6 +130,8 @@ class FlagEvaluateView(APIView):
 
 class FlagListView(APIView):
     """Every flag with everything it has (archived ones too), for flags-as-code."""
+
+    required_scope = "read"
 
     @extend_schema(responses={200: FlagListOutput, 401: ErrorSerializer})
     def get(self, request):

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from echopilot.serializers import ErrorSerializer
-from echopilot.views import parse_query
+from echopilot.views import ReadOrWriteScope, parse_query
 from incidents import clock, selectors, services
 from incidents.selectors import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, STATUS_FILTERS
 from incidents.serializers import (
@@ -31,6 +31,8 @@ def _empty_body(request) -> None:
 class IncidentListView(APIView):
     """List incidents, newest first."""
 
+    required_scope = "read"
+
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=list(STATUS_FILTERS)),
@@ -49,6 +51,8 @@ class IncidentListView(APIView):
 class IncidentScanView(APIView):
     """Scan the health signals now (what the 5-minute schedule runs)."""
 
+    required_scope = "write"
+
     @extend_schema(request=EmptySerializer, responses={200: ScanResultSerializer, **ERRORS})
     def post(self, request):
         _empty_body(request)
@@ -57,6 +61,8 @@ class IncidentScanView(APIView):
 
 class IncidentAcknowledgeView(APIView):
     """Acknowledge an incident: no more repeat alerts."""
+
+    required_scope = "write"
 
     @extend_schema(
         request=EmptySerializer,
@@ -70,6 +76,8 @@ class IncidentAcknowledgeView(APIView):
 class IncidentResolveView(APIView):
     """Resolve an incident by hand (sends the resolved message)."""
 
+    required_scope = "write"
+
     @extend_schema(
         request=EmptySerializer, responses={200: IncidentChangeSerializer, 404: ErrorSerializer}
     )
@@ -78,7 +86,7 @@ class IncidentResolveView(APIView):
         return Response(services.resolve(incident_id=pk, actor=request.user.actor))
 
 
-class SilenceView(APIView):
+class SilenceView(ReadOrWriteScope, APIView):
     """Active silences (GET) and creating one (POST)."""
 
     @extend_schema(responses={200: SilenceListSerializer, 401: ErrorSerializer})
@@ -98,6 +106,8 @@ class SilenceView(APIView):
 
 class AlertmanagerReceiverView(APIView):
     """Receive a Prometheus Alertmanager webhook (version 4)."""
+
+    required_scope = "alertmanager"
 
     @extend_schema(
         request=AlertmanagerWebhookSerializer,

@@ -15,6 +15,8 @@ from support.services import run_digest
 class SupportDigestView(APIView):
     """Digest the newest unread support mail (read-only on the mailbox)."""
 
+    required_scope = "write"
+
     @extend_schema(
         request=SupportDigestRequestSerializer,
         responses={

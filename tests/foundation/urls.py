@@ -23,6 +23,8 @@ class EchoInput(StrictSerializer):
 
 
 class EchoView(APIView):
+    required_scope = "write"
+
     def post(self, request):
         data = EchoInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -35,6 +37,8 @@ class QueryInput(StrictSerializer):
 
 
 class QueryView(APIView):
+    required_scope = "write"
+
     def get(self, request):
         from echopilot.views import parse_query
 
@@ -42,11 +46,15 @@ class QueryView(APIView):
 
 
 class NanView(APIView):
+    required_scope = "write"
+
     def get(self, request):
         return Response({"ok": True, "nan": float("nan"), "inf": [float("inf")], "x": 1.5})
 
 
 class BoomView(APIView):
+    required_scope = "write"
+
     def get(self, request):
         raise RuntimeError("boom")
 
