@@ -15,7 +15,8 @@ from tests.conftest import ROOT, subprocess_env
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-@pytest.mark.parametrize("broker", ["orm", "redis"])
+# The queue is always the ORM broker; with REDIS_URL set, Redis serves the cache.
+@pytest.mark.parametrize("broker", ["orm", "redis"], ids=["no-redis", "with-redis-cache"])
 def test_qcluster_runs_the_registered_schedules(settings, log_dir, broker):
     call_command("setup_schedules", stdout=open("/dev/null", "w"))
     names = set(Schedule.objects.values_list("name", flat=True))
