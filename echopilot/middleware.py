@@ -14,9 +14,12 @@ def query_is_utf8(query_string: str) -> bool:
     """Return whether the percent-decoded query string is valid UTF-8.
 
     Django decodes it with replacement characters, so two different invalid
-    user ids would otherwise arrive as the same U+FFFD text.
+    user ids would otherwise arrive as the same U+FFFD text. WSGI hands the
+    raw bytes over as latin-1 text, so unescaped bytes are checked too.
     """
-    raw = unquote_to_bytes(query_string.replace("+", " "))
+    if query_string.isascii() and "%" not in query_string:
+        return True  # the common case, on every request: nothing to decode
+    raw = unquote_to_bytes(query_string.encode("latin-1", "replace"))
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:

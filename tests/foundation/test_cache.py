@@ -82,13 +82,16 @@ def test_throttling_with_redis_down_counts_locally_and_never_500s(frozen_redis, 
 
 @pytest.mark.django_db
 def test_flags_are_served_from_the_database_stamp_while_redis_is_frozen(frozen_redis, api):
-    api.post(
+    created = api.post(
         "/api/flags/set",
         {"key": "demo.flag", "value": True, "type": "boolean", "create": True},
         format="json",
     )
+    assert created.status_code == 201, created.content
     response = api.get("/api/flags/get")
     assert response.status_code == 200
+    assert response.json()["flags"]["demo.flag"] is True  # the change, via the database stamp
+    assert frozen_redis.accepted <= 1  # tried once, then skipped by the breaker
 
 
 def test_a_closed_port_fails_like_a_frozen_server(settings):

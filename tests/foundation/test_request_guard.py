@@ -48,6 +48,13 @@ def test_a_query_that_is_not_utf8_is_400_not_a_replacement_character(api, query)
     }
 
 
+def test_raw_bytes_that_are_not_utf8_are_400_too(api):
+    # WSGI passes an unescaped byte 0xff as the latin-1 character U+00FF.
+    response = api.get("/api/exp/assign", QUERY_STRING="user=\xff&exp=pricing_v2")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The query string is not valid UTF-8."
+
+
 def test_percent_encoded_utf8_in_a_query_still_works(api):
     call_command("load_configs", stdout=StringIO())
     response = api.get("/api/exp/assign?user=jos%C3%A9&exp=pricing_v2")
