@@ -5,13 +5,14 @@ import stat
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
+from echopilot import rotation
 from echopilot.limits import Range, range_errors
 
 LIFECYCLE_RANGES = {
-    # Zero makes no sense for any of these: a file rotated at 0 bytes, a backup
+    # Zero makes no sense for these two: a file rotated at every line, a backup
     # deleted as soon as it is written. LOG_KEEP=0 keeps no rotated file.
-    "LOG_MAX_MB": Range("echopilot.E102", 0, 1_000_000, "MB", hint="e.g. 100"),
-    "LOG_KEEP": Range("echopilot.E103", 0, 1000, "files", above_minimum=False),
+    "LOG_MAX_MB": rotation.MAX_MB,
+    "LOG_KEEP": rotation.KEEP,
     "BACKUP_KEEP": Range("echopilot.E104", 1, 1000, "backups", above_minimum=False),
 }
 
