@@ -23,7 +23,9 @@ def lifecycle_settings(app_configs, **kwargs):
     from echopilot.retention import DAYS_RANGE, REGISTRY
 
     days = {kind.setting: DAYS_RANGE for kind in REGISTRY.values()}
-    return range_errors(days) + range_errors(LIFECYCLE_RANGES)
+    # A kind whose setting is not defined at all uses its default_days.
+    unset = frozenset(name for name in days if getattr(settings, name, None) is None)
+    return range_errors(days, optional=unset) + range_errors(LIFECYCLE_RANGES)
 
 
 @register(Tags.security, deploy=True)

@@ -18,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from echopilot import backup
+from echopilot.models import ScheduleRun
 from flags import services as flag_services
 from flags.models import Flag
 from tests.conftest import ROOT, read_ndjson, subprocess_env
@@ -302,3 +303,18 @@ def test_a_backup_taken_while_four_processes_write_restores_the_snapshot(
         assert all(_complete(restored, f"w{w}-{i}") for i in done_units), w
     assert taken.manifest["tables"]["flags_flag"] == len(restored["flags"])
     assert taken.manifest["tables"]["incidents_alert"] == len(restored["alerts"])
+
+
+def test_the_daily_backup_task_writes_one_and_keeps_backup_keep(flagged, settings):
+    from echopilot import tasks
+
+    settings.BACKUP_KEEP = 1
+    first = tasks.backup()
+    settings.BACKUP_DIR.joinpath(Path(first["file"]).name).rename(
+        settings.BACKUP_DIR / "echopilot-20200101T000000Z.tar"
+    )
+    ScheduleRun.objects.all().delete()  # or the next run skips: it just ran
+    second = tasks.backup()
+    assert first["ok"] is True and second["ok"] is True and second["rows"] > 0
+    assert [p.name for p in settings.BACKUP_DIR.iterdir()] == [Path(second["file"]).name]
+    assert second["removed"] == ["echopilot-20200101T000000Z.tar"]

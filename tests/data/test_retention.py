@@ -259,3 +259,23 @@ def test_retention_days_out_of_range_is_a_check_error(settings, value):
 def test_lifecycle_numbers_out_of_range_are_check_errors(settings, name, value, check_id):
     setattr(settings, name, value)
     assert check_id in [m.id for m in run_checks()]
+
+
+def test_a_kind_whose_setting_is_not_defined_uses_its_default(monkeypatch):
+    kind = retention.Kind(
+        "demo", "RETENTION_DEMO_DAYS", 12, lambda c: Task.objects.none(), lambda: None
+    )
+    monkeypatch.setitem(retention.REGISTRY, "demo", kind)
+    assert retention.keep_days(kind) == 12
+    assert "echopilot.E101" not in [m.id for m in run_checks()]
+
+
+@pytest.mark.django_db
+def test_the_daily_prune_task_prunes_every_kind():
+    from echopilot import tasks
+
+    when = ago(40)
+    Task.objects.create(id="x" * 32, name="t", func="f", started=when, stopped=when, success=True)
+    result = tasks.prune()
+    assert result["ok"] is True and result["deleted"]["task_records"] == 1
+    assert set(result["deleted"]) == set(retention.REGISTRY)
