@@ -1,9 +1,11 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from echopilot import backup
 from echopilot.exceptions import ServiceError
+from echopilot.secrets import redact
 from echopilot.renderers import dumps
 
 
@@ -32,6 +34,9 @@ class Command(BaseCommand):
                 result = backup.create(keep=keep).as_dict()
         except ServiceError as exc:
             raise CommandError(exc.detail, returncode=exc.exit_code) from None
+        except (DatabaseError, OSError) as exc:
+            why = redact(f"{type(exc).__name__}: {exc}".strip())[:500]
+            raise CommandError(f"backup failed: {why}", returncode=5) from None
         if options["json"]:
             self.stdout.write(dumps(result))
         elif options["verify"]:

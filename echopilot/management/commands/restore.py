@@ -1,9 +1,11 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from echopilot import backup
 from echopilot.exceptions import ServiceError
+from echopilot.secrets import redact
 
 
 class Command(BaseCommand):
@@ -33,6 +35,9 @@ class Command(BaseCommand):
             )
         except ServiceError as exc:
             raise CommandError(exc.detail, returncode=exc.exit_code) from None
+        except (DatabaseError, OSError) as exc:
+            why = redact(f"{type(exc).__name__}: {exc}".strip())[:500]
+            raise CommandError(f"restore failed: {why}", returncode=5) from None
         self.stdout.write(
             f"restored {result['file']} (taken {result['created']}): {result['tables']} tables, "
             f"{result['rows']} rows, each as in the manifest"
