@@ -5,8 +5,8 @@ from django.db import DatabaseError
 
 from echopilot import backup
 from echopilot.exceptions import ServiceError
-from echopilot.secrets import redact
 from echopilot.renderers import dumps
+from echopilot.secrets import redact
 
 
 class Command(BaseCommand):
