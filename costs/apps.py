@@ -6,4 +6,5 @@ class CostsConfig(AppConfig):
     verbose_name = "Costs"
 
     def ready(self):
+        import costs.retention  # noqa: F401 - registers its retention kinds
         from costs import checks  # noqa: F401 - registers the system checks

@@ -25,7 +25,6 @@ logger = logging.getLogger("costs")
 HOURS_PER_MONTH = 730.0
 BYTES_PER_GB = 10**9
 WINDOW = dt.timedelta(hours=24)
-TASK_RETENTION = dt.timedelta(days=35)
 DEFAULT_THRESHOLDS = (50.0, 80.0, 100.0)
 TREND_DAYS = (7, 30)
 TREND_TOLERANCE = dt.timedelta(days=1)
@@ -393,10 +392,16 @@ def create_report(*, save: bool, actor: str, now: dt.datetime | None = None) -> 
 
 
 def prune_tasks(*, now: dt.datetime | None = None) -> int:
-    """Delete Django-Q2 task records that stopped more than 35 days ago; return how many."""
+    """Delete Django-Q2 task records stopped before RETENTION_TASK_DAYS; return how many.
+
+    `manage.py prune` (daily) does the same for every kind; this keeps the
+    compute figure's input bounded even where that schedule is not set up.
+    """
     from django_q.models import Task
 
-    cutoff = (now or timezone.now()) - TASK_RETENTION
+    from echopilot import retention
+
+    cutoff = retention.cutoff_of(retention.REGISTRY["task_records"], now)
     deleted, _ = Task.objects.filter(stopped__lt=cutoff).delete()
     return int(deleted)
 

@@ -16,6 +16,8 @@ own `id` fields keep their meaning.
 Each append is one `write()` on a file opened with `O_APPEND` under an
 exclusive `flock`, so concurrent processes never tear or interleave lines; a
 write cut short (ENOSPC) is truncated back, so no partial line stays behind.
+A file past `ECHOPILOT_LOG_MAX_MB` is rotated under that same lock
+(`echopilot.rotation`). Files are created 0600 (a stricter umask narrows it).
 `write_latest()` replaces a "latest" JSON file atomically, and queues it in the
 outbox when it cannot, so it is rewritten on recovery.
 """
@@ -39,6 +41,7 @@ from django.db.models import Min, Sum
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
+from echopilot import rotation
 from echopilot.renderers import dumps
 from echopilot.secrets import redact
 
@@ -91,12 +94,41 @@ def write_line(stream: str, data: bytes) -> None:
     _append(_stream_file(stream), data)
 
 
+def _open_locked(path: Path) -> int:
+    """Open `path` for appending (created 0600) and lock it: the current file, never
+    one another process rotated away while this one waited for the lock."""
+    while True:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            opened = os.fstat(fd)
+            try:
+                named = os.stat(path)
+                current = (named.st_ino, named.st_dev) == (opened.st_ino, opened.st_dev)
+            except FileNotFoundError:
+                current = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if current:
+            return fd
+        os.close(fd)  # renamed meanwhile: the lines go to the new file
+
+
 def _append(filename: str, data: bytes) -> None:
     directory = log_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / filename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    path = directory / filename
+    rotated = None
+    fd = _open_locked(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and size + len(data) > rotation.max_bytes() and filename.endswith(".ndjson"):
+            # Under the lock every writer takes: no line is lost or split.
+            rotated = rotation.rotate(path)
+            os.close(fd)
+            fd = -1
+            fd = _open_locked(path)
         start = os.lseek(fd, 0, os.SEEK_END)
         try:
             view = memoryview(data)
@@ -107,7 +139,10 @@ def _append(filename: str, data: bytes) -> None:
             os.ftruncate(fd, start)  # no torn line: the retry writes it whole
             raise
     finally:
-        os.close(fd)  # closing releases the lock
+        if fd >= 0:
+            os.close(fd)  # closing releases the lock
+    if rotated is not None:
+        rotation.tidy(path, rotated)
 
 
 # --- queueing -------------------------------------------------------------------
@@ -183,8 +218,12 @@ class _FlushOnCommit:
         _flush_after_commit()
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o644) -> Path:
-    """Replace `path` with `text` atomically (temp file in the same dir, fsync, rename)."""
+def atomic_write(path: Path, text: str, mode: int | None = None) -> Path:
+    """Replace `path` with `text` atomically (temp file in the same dir, fsync, rename).
+
+    The file is created owner-only (0600, narrowed further by a stricter umask)
+    unless `mode` is given.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -193,7 +232,8 @@ def atomic_write(path: Path, text: str, mode: int = 0o644) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

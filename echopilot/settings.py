@@ -353,5 +353,20 @@ TELEGRAM_CHAT_ID = _str("TELEGRAM_CHAT_ID", "")
 TELEGRAM_API_BASE = _str("TELEGRAM_API_BASE", "https://api.telegram.org")
 TELEGRAM_TIMEOUT = _float("TELEGRAM_TIMEOUT", 10.0)
 
+# --- Data lifecycle: retention (days), NDJSON rotation, backups ---------------
+RETENTION_TASK_DAYS = _int("RETENTION_TASK_DAYS", 35)
+RETENTION_DIGEST_DAYS = _int("RETENTION_DIGEST_DAYS", 180)
+RETENTION_COST_REPORT_DAYS = _int("RETENTION_COST_REPORT_DAYS", 730)
+RETENTION_INCIDENT_ALERT_DAYS = _int("RETENTION_INCIDENT_ALERT_DAYS", 365)
+RETENTION_EXPERIMENT_DATA_DAYS = _int("RETENTION_EXPERIMENT_DATA_DAYS", 365)
+RETENTION_DELETED_FLAG_HISTORY_DAYS = _int("RETENTION_DELETED_FLAG_HISTORY_DAYS", 365)
+# A stream's NDJSON file is rotated past this size (MB, 10**6 bytes; fractions allowed).
+LOG_MAX_MB = _float("ECHOPILOT_LOG_MAX_MB", 100.0)
+LOG_KEEP = _int("ECHOPILOT_LOG_KEEP", 10)
+LOG_COMPRESS = _bool("ECHOPILOT_LOG_COMPRESS", False)
+BACKUP_KEEP = _int("BACKUP_KEEP", 7)
+# The file read above; `check --deploy` warns when others may read it.
+ENV_FILE = _env_file
+
 # Values never to be written to a log, NDJSON line, response or admin page.
 SECRET_SETTINGS = ("DASHBOARD_KEY", "IMAP_PASS", "TELEGRAM_BOT_TOKEN", "SECRET_KEY")

@@ -166,11 +166,19 @@ def probe_scheduler() -> Component:
     return Component(OK, "", {"schedules": report})
 
 
+def probe_retention() -> Component:
+    """The oldest stored record of each kind next to how long it is kept."""
+    from echopilot import retention
+
+    return Component(OK, "", {"kinds": retention.oldest_report()})
+
+
 def _register_core() -> None:
     register_probe("database", probe_database)
     register_probe("redis", probe_redis)
     register_probe("mirror", probe_mirror)
     register_probe("scheduler", probe_scheduler)
+    register_probe("retention", probe_retention)
 
 
 _register_core()

@@ -7,4 +7,5 @@ class ExperimentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        import experiments.retention  # noqa: F401 - registers its retention kinds
         from experiments import checks  # noqa: F401 - registers the system checks

@@ -6,4 +6,5 @@ class FlagsConfig(AppConfig):
     verbose_name = "Feature flags"
 
     def ready(self):
+        import flags.retention  # noqa: F401 - registers its retention kinds
         from flags import checks  # noqa: F401 - registers the system checks

@@ -6,6 +6,7 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents"
 
     def ready(self):
+        import incidents.retention  # noqa: F401 - registers its retention kinds
         from echopilot.status import register_probe
         from incidents import checks  # noqa: F401 - registers the system checks
         from incidents.status import probe_telegram

@@ -6,6 +6,7 @@ class SupportConfig(AppConfig):
     verbose_name = "Support digest"
 
     def ready(self):
+        import support.retention  # noqa: F401 - registers its retention kinds
         from echopilot.status import register_probe
         from support import checks  # noqa: F401 - registers the system checks
         from support.status import probe_imap
