@@ -6,4 +6,16 @@ class CostsConfig(AppConfig):
     verbose_name = "Costs"
 
     def ready(self):
-        from costs import checks  # noqa: F401 - registers the system checks
+        from costs import (
+            checks,  # noqa: F401 - registers the system checks
+            overview,
+        )
+        from echopilot.overview import register_card
+
+        register_card(
+            "costs",
+            title="Costs",
+            order=50,
+            selector=overview.card,
+            template="costs/overview_card.html",
+        )

@@ -9,6 +9,14 @@ class EchopilotConfig(AppConfig):
     def ready(self):
         from echopilot import access, checks, schema  # noqa: F401 - registers checks, schema, signals
         from echopilot.access.groups import sync_after_migrate
+        from echopilot.overview import register_card, scheduler_card
 
         # After auth's own receiver (auth is ready first), so permissions exist.
         post_migrate.connect(sync_after_migrate, dispatch_uid="echopilot.sync_groups")
+        register_card(
+            "scheduler",
+            title="Scheduler",
+            order=60,
+            selector=scheduler_card,
+            template="echopilot/overview_card.html",
+        )

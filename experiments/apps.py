@@ -7,4 +7,16 @@ class ExperimentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from experiments import checks  # noqa: F401 - registers the system checks
+        from echopilot.overview import register_card
+        from experiments import (
+            checks,  # noqa: F401 - registers the system checks
+            overview,
+        )
+
+        register_card(
+            "experiments",
+            title="Experiments",
+            order=30,
+            selector=overview.card,
+            template="experiments/overview_card.html",
+        )

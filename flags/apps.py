@@ -6,4 +6,16 @@ class FlagsConfig(AppConfig):
     verbose_name = "Feature flags"
 
     def ready(self):
-        from flags import checks  # noqa: F401 - registers the system checks
+        from echopilot.overview import register_card
+        from flags import (
+            checks,  # noqa: F401 - registers the system checks
+            overview,
+        )
+
+        register_card(
+            "flags",
+            title="Flags",
+            order=20,
+            selector=overview.card,
+            template="flags/overview_card.html",
+        )
