@@ -29,15 +29,15 @@ def money(value: float, currency: str = "") -> str:
 
 
 def nice_step(span: float, steps: int = TICKS) -> float:
-    """Return the 1-2-5 step (… 0.5, 1, 2, 5, 10 …) that cuts `span` in about `steps`."""
+    """Return the smallest 1-2-5 step (… 0.5, 1, 2, 5, 10 …) cutting `span` in <= `steps`+1."""
     if span <= 0:
         return 1.0
-    raw = span / steps
-    power = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 5, 10):
-        if factor * power >= raw * (1 - 1e-9):
-            return factor * power
-    return 10 * power
+    power = 10 ** math.floor(math.log10(span / steps))
+    for factor in (1, 2, 5, 10, 20):
+        step = factor * power
+        if math.ceil(span / step - 1e-9) <= steps + 1:
+            return float(step)
+    return float(20 * power)
 
 
 def ticks(top_value: float) -> list[float]:

@@ -37,6 +37,7 @@ EDITOR_PERMISSIONS = (
     "incidents.change_silence",
     "incidents.add_incidentnote",
     "support.run_digest",
+    "costs.add_costreport",  # "Generate a report now" in the costs admin
 )
 
 

@@ -43,3 +43,9 @@ def editor_client(editor) -> Client:
 @pytest.fixture
 def superuser_client(db) -> Client:
     return client_for(staff("root", is_superuser=True))
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Hash test passwords cheaply (the default hasher takes ~0.3 s per user)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
