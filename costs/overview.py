@@ -42,7 +42,7 @@ def daily_totals(now: dt.datetime) -> list[float]:
 
 def card(request: HttpRequest) -> dict[str, Any]:
     """Return the Costs card (2 queries)."""
-    latest = CostReport.objects.order_by("-created_at", "-id").first()
+    latest = CostReport.objects.order_by("-created_at", "-id").defer("payload").first()
     changelist = reverse("admin:costs_costreport_changelist")
     if latest is None:
         return {"report": None, "changelist": changelist}
