@@ -47,6 +47,7 @@ def test_every_card_renders_in_order_with_the_site_header(viewer_client):
     assert "<title>Overview | EchoPilot Ops</title>" in page
     assert ">EchoPilot Ops</a>" in page
     assert "could not be read" not in page
+    assert '<meta http-equiv="refresh" content="60">' in page
 
 
 def test_incident_card_shows_the_active_incident(viewer_client):
