@@ -1,4 +1,9 @@
-"""Admin: stored cost reports with a trend chart, each report's breakdown, bandwidth rows."""
+"""Admin: stored cost reports with a trend chart, each report's breakdown, bandwidth rows.
+
+Every amount is shown with its currency (`costs.charts.money`).
+"""
+
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -6,13 +11,17 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from costs import selectors, services
-from costs.charts import trend_chart
+from costs.charts import money, trend_chart
 from costs.models import BandwidthCounter, CostReport
 from echopilot.admin import ReadOnlyAdmin
 from echopilot.auth import admin_actor
+
+GENERATE_PERMISSION = "costs.add_costreport"
+BUDGET_SETTING = "COST_MONTHLY_BUDGET_USD"
 
 
 @admin.register(CostReport)
@@ -33,26 +42,31 @@ class CostReportAdmin(ReadOnlyAdmin):
 
     @admin.display(description="total / month", ordering="total_monthly_usd")
     def total(self, obj):
-        return f"{obj.total_monthly_usd:,.4f} {obj.currency}"
+        return money(obj.total_monthly_usd, obj.currency)
 
     @admin.display(description="storage", ordering="storage_bytes")
     def storage(self, obj):
-        return f"{obj.storage_bytes / 1e9:,.4f} GB · {obj.storage_monthly_usd:,.4f}"
+        return f"{obj.storage_bytes / 1e9:,.4f} GB · {money(obj.storage_monthly_usd, obj.currency)}"
 
     @admin.display(description="compute", ordering="compute_monthly_usd")
     def compute(self, obj):
-        return f"{obj.compute_hours:,.2f} h · {obj.compute_monthly_usd:,.4f}"
+        return f"{obj.compute_hours:,.2f} h · {money(obj.compute_monthly_usd, obj.currency)}"
 
     @admin.display(description="bandwidth (24 h)", ordering="bandwidth_bytes")
     def bandwidth(self, obj):
-        return f"{obj.bandwidth_bytes / 1e9:,.4f} GB · {obj.bandwidth_monthly_usd:,.4f}"
+        amount = money(obj.bandwidth_monthly_usd, obj.currency)
+        return f"{obj.bandwidth_bytes / 1e9:,.4f} GB · {amount}"
 
     @admin.display(description="budget used")
     def budget(self, obj):
         if obj.budget_usd is None:
             return "—"
         percent = "∞" if obj.percent_used is None else f"{obj.percent_used:.1f}%"
-        return f"{percent} of {obj.budget_usd:,.2f}" + (" · OVER" if obj.over_budget else "")
+        over = " · OVER" if obj.over_budget else ""
+        return f"{percent} of {money(obj.budget_usd, obj.currency)}{over}"
+
+    def has_generate_permission(self, request) -> bool:
+        return request.user.has_perm(GENERATE_PERMISSION)
 
     def get_urls(self):
         info = self.model._meta.app_label, self.model._meta.model_name
@@ -68,15 +82,16 @@ class CostReportAdmin(ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         points = selectors.trend_points()
         latest = CostReport.objects.order_by("-created_at", "-id").first()
+        currency = latest.currency if latest else settings.COST_CURRENCY
+        budget = services.configured_budget()
         extra = {
-            "trend_chart": trend_chart(
-                points,
-                currency=latest.currency if latest else settings.COST_CURRENCY,
-                budget=services.configured_budget(),
-            ),
+            "trend_chart": trend_chart(points, currency=currency, budget=budget),
             "trend_count": len(points),
+            "budget": None if budget is None else money(budget, currency),
+            "budget_setting": BUDGET_SETTING,
+            "currency": currency,
             "can_generate": self.has_view_permission(request)
-            and request.user.has_perm("costs.add_costreport"),
+            and self.has_generate_permission(request),
         }
         extra.update(extra_context or {})
         return super().changelist_view(request, extra_context=extra)
@@ -94,6 +109,8 @@ class CostReportAdmin(ReadOnlyAdmin):
             "title": f"Cost report {report.pk}",
             "report": report,
             "payload": report.payload,
+            "amounts": _amounts(report),
+            "budget_setting": BUDGET_SETTING,
             "breakdown": report.payload.get("storage", {}).get("breakdown", []),
             "has_view_permission": True,
         }
@@ -101,16 +118,43 @@ class CostReportAdmin(ReadOnlyAdmin):
 
     def generate_view(self, request):
         """Compute and store a report now (the same service as the API and the command)."""
-        if not request.user.has_perm("costs.add_costreport"):
+        if not self.has_generate_permission(request):
             raise PermissionDenied
         report = services.create_report(save=True, actor=admin_actor(request))
         self.message_user(
             request,
             f"Stored cost report {report['report_id']}: "
-            f"{report['total_monthly_usd']} {report['currency']} a month.",
+            f"{money(report['total_monthly_usd'], report['currency'])} a month.",
             messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("admin:costs_costreport_changelist"))
+
+
+def _amounts(report: CostReport) -> dict[str, Any]:
+    """Return a report's amounts as text with its currency, and its times, for the breakdown."""
+    payload, currency = report.payload, report.currency
+    window = payload.get("window") or {}
+    trend = []
+    for label, point in (payload.get("trend") or {}).items():
+        row: dict[str, Any] = {"label": label, "point": point}
+        if point:
+            change = float(point.get("change_usd") or 0)
+            row.update(
+                total=money(float(point.get("total_monthly_usd") or 0), currency),
+                change=("+" if change > 0 else "") + money(change, currency),
+                when=parse_datetime(point.get("ts_iso") or ""),
+            )
+        trend.append(row)
+    return {
+        "storage": money(report.storage_monthly_usd, currency),
+        "compute": money(report.compute_monthly_usd, currency),
+        "bandwidth": money(report.bandwidth_monthly_usd, currency),
+        "total": money(report.total_monthly_usd, currency),
+        "budget": "" if report.budget_usd is None else money(report.budget_usd, currency),
+        "window_start": parse_datetime(window.get("start_iso") or ""),
+        "window_end": parse_datetime(window.get("end_iso") or ""),
+        "trend": trend,
+    }
 
 
 @admin.register(BandwidthCounter)

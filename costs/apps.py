@@ -7,4 +7,16 @@ class CostsConfig(AppConfig):
 
     def ready(self):
         import costs.retention  # noqa: F401 - registers its retention kinds
-        from costs import checks  # noqa: F401 - registers the system checks
+        from costs import (
+            checks,  # noqa: F401 - registers the system checks
+            overview,
+        )
+        from echopilot.overview import register_card
+
+        register_card(
+            "costs",
+            title="Costs",
+            order=50,
+            selector=overview.card,
+            template="costs/overview_card.html",
+        )

@@ -16,6 +16,10 @@ from echopilot.auth import admin_actor
 from echopilot.exceptions import ServiceError
 from echopilot.models import ApiKey
 
+# The console's name on every page; /admin/ itself is the overview (templates/admin/index.html).
+admin.site.site_header = admin.site.site_title = "EchoPilot Ops"
+admin.site.index_title = "Overview"
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Records written only by the app's services; the admin shows them."""

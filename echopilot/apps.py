@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class EchopilotConfig(AppConfig):
@@ -12,3 +13,16 @@ class EchopilotConfig(AppConfig):
         from echopilot import access, checks, schema  # noqa: F401 - registers checks, schema, signals
 
         echopilot.files.prepare_sqlite()  # 0600 before SQLite opens it and makes WAL/SHM
+
+        from echopilot.access.groups import sync_after_migrate
+        from echopilot.overview import register_card, scheduler_card
+
+        # After auth's own receiver (auth is ready first), so permissions exist.
+        post_migrate.connect(sync_after_migrate, dispatch_uid="echopilot.sync_groups")
+        register_card(
+            "scheduler",
+            title="Scheduler",
+            order=60,
+            selector=scheduler_card,
+            template="echopilot/overview_card.html",
+        )

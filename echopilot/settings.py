@@ -243,6 +243,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The console shows every time one way, in UTC: 2026-11-27 03:52 UTC. Django 5
+# prefers the locale's formats to these settings, so the same values are also
+# the format module echopilot/formats/en/formats.py.
+DATETIME_FORMAT = SHORT_DATETIME_FORMAT = r"Y-m-d H:i \U\T\C"
+DATE_FORMAT = SHORT_DATE_FORMAT = "Y-m-d"
+FORMAT_MODULE_PATH = ["echopilot.formats"]
 
 STATIC_URL = "static/"
 # Only needed for `collectstatic`; WhiteNoise serves from the apps otherwise.

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.views.generic import RedirectView
 
 from echopilot.views import (
     ApiNotFoundView,
@@ -28,6 +29,8 @@ api: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    # The console's overview is the admin index.
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("ofrep/", include("flags.ofrep_urls")),

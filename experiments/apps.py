@@ -8,4 +8,16 @@ class ExperimentsConfig(AppConfig):
 
     def ready(self):
         import experiments.retention  # noqa: F401 - registers its retention kinds
-        from experiments import checks  # noqa: F401 - registers the system checks
+        from echopilot.overview import register_card
+        from experiments import (
+            checks,  # noqa: F401 - registers the system checks
+            overview,
+        )
+
+        register_card(
+            "experiments",
+            title="Experiments",
+            order=30,
+            selector=overview.card,
+            template="experiments/overview_card.html",
+        )

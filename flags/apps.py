@@ -7,4 +7,16 @@ class FlagsConfig(AppConfig):
 
     def ready(self):
         import flags.retention  # noqa: F401 - registers its retention kinds
-        from flags import checks  # noqa: F401 - registers the system checks
+        from echopilot.overview import register_card
+        from flags import (
+            checks,  # noqa: F401 - registers the system checks
+            overview,
+        )
+
+        register_card(
+            "flags",
+            title="Flags",
+            order=20,
+            selector=overview.card,
+            template="flags/overview_card.html",
+        )

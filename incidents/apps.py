@@ -12,3 +12,14 @@ class IncidentsConfig(AppConfig):
         from incidents.status import probe_telegram
 
         register_probe("telegram", probe_telegram)
+
+        from echopilot.overview import register_card
+        from incidents import overview
+
+        register_card(
+            "incidents",
+            title="Incident",
+            order=10,
+            selector=overview.card,
+            template="incidents/overview_card.html",
+        )

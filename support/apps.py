@@ -12,3 +12,14 @@ class SupportConfig(AppConfig):
         from support.status import probe_imap
 
         register_probe("imap", probe_imap)
+
+        from echopilot.overview import register_card
+        from support import overview
+
+        register_card(
+            "support",
+            title="Support",
+            order=40,
+            selector=overview.card,
+            template="support/overview_card.html",
+        )

@@ -61,6 +61,8 @@ class Digest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The admin's "Run digest now" button (the console's Ops editors hold it).
+        permissions = [("run_digest", "Can run the support digest from the admin")]
         indexes = [models.Index(fields=["ok", "dry_run", "-created_at"])]
         constraints = [
             models.CheckConstraint(

@@ -35,7 +35,7 @@ def test_changelist_shows_totals_and_an_inline_svg_chart(staff, make_report, set
     svg = html[start : html.index("</svg>", start) + len("</svg>")]
     ElementTree.fromstring(svg)  # well-formed XML
     assert "budget" in html
-    assert "3.5000 USD" in html and "1.2500 USD" in html
+    assert "3.50 USD" in html and "1.25 USD" in html
     assert "cdn" not in html.lower() and '<script src="http' not in html
 
 

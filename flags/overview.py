@@ -1,0 +1,58 @@
+"""The overview's Flags card: counts, disabled and archived flags, the latest changes."""
+
+import json
+from typing import Any
+
+from django.db.models import Count, Q
+from django.http import HttpRequest
+from django.urls import reverse
+
+from flags.models import Flag, FlagChange
+
+LISTED = 10  # disabled/archived keys named, and changes shown
+VALUE_TEXT_MAX = 40
+
+
+def _short(value: Any) -> str:
+    """Return a value as compact JSON, cut to VALUE_TEXT_MAX characters."""
+    if value is None:
+        return "—"
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= VALUE_TEXT_MAX else text[: VALUE_TEXT_MAX - 1] + "…"
+
+
+def _keys(queryset: Any) -> list[dict[str, Any]]:
+    rows = queryset.order_by("key").values_list("id", "key")[:LISTED]
+    return [{"key": key, "url": reverse("admin:flags_flag_change", args=[pk])} for pk, key in rows]
+
+
+def card(request: HttpRequest) -> dict[str, Any]:
+    """Return the Flags card (4 queries)."""
+    counts = Flag.objects.aggregate(
+        total=Count("id"),
+        live=Count("id", filter=Q(archived=False)),
+        disabled=Count("id", filter=Q(enabled=False, archived=False)),
+        archived=Count("id", filter=Q(archived=True)),
+    )
+    changes = FlagChange.objects.order_by("-id").values(
+        "id", "flag_id", "key", "field", "old", "new", "actor", "ts"
+    )[:LISTED]
+    changelist = reverse("admin:flags_flag_changelist")
+    return {
+        **counts,
+        "disabled_flags": _keys(Flag.objects.filter(enabled=False, archived=False)),
+        "archived_flags": _keys(Flag.objects.filter(archived=True)),
+        "changelist": changelist,
+        "disabled_url": f"{changelist}?enabled__exact=0&archived__exact=0",
+        "archived_url": f"{changelist}?archived__exact=1",
+        "changes": [
+            {
+                **c,
+                "old_text": _short(c["old"]),
+                "new_text": _short(c["new"]),
+                "url": reverse("admin:flags_flag_change", args=[c["flag_id"]]),
+            }
+            for c in changes
+        ],
+        "history_url": reverse("admin:flags_flagchange_changelist"),
+    }
