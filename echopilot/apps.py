@@ -7,3 +7,4 @@ class EchopilotConfig(AppConfig):
 
     def ready(self):
         from echopilot import access, checks, schema  # noqa: F401 - registers checks, schema, signals
+        from echopilot.channels import checks as channel_checks  # noqa: F401
