@@ -150,7 +150,27 @@ def _channel(name: str, spec: Any, config: Config) -> Channel | None:
     return WebhookChannel(name, url=url, secret=secret, url_is_secret=url_secret)
 
 
+def _tier(n: int, tier: Any, where: str, config: Config) -> Tier | None:
+    after = tier.get("after_minutes") if isinstance(tier, dict) else None
+    names = tier.get("channels") if isinstance(tier, dict) else None
+    if (
+        not isinstance(after, int | float)
+        or isinstance(after, bool)
+        or not math.isfinite(after)
+        or after < 0
+    ):
+        config.problems.append(
+            ("channels.E003", f"{where} tier {n}: after_minutes must be 0 or more")
+        )
+        return None
+    if not isinstance(names, list) or not names or not all(isinstance(c, str) for c in names):
+        config.problems.append(("channels.E002", f"{where} tier {n} has no channels"))
+        return None
+    return Tier(float(after), tuple(names))
+
+
 def _tiers(route: dict, where: str, config: Config) -> tuple[Tier, ...]:
+    raw: Any
     if "channels" in route:
         raw = [{"after_minutes": 0, "channels": route["channels"]}]
     else:
@@ -159,24 +179,16 @@ def _tiers(route: dict, where: str, config: Config) -> tuple[Tier, ...]:
         config.problems.append(("channels.E002", f"{where} has no channels"))
         return ()
     tiers: list[Tier] = []
-    for n, tier in enumerate(raw, 1):
-        after = tier.get("after_minutes") if isinstance(tier, dict) else None
-        names = tier.get("channels") if isinstance(tier, dict) else None
-        ok_after = isinstance(after, int | float) and not isinstance(after, bool)
-        if not ok_after or not math.isfinite(after) or after < 0:
-            config.problems.append(
-                ("channels.E003", f"{where} tier {n}: after_minutes must be 0 or more")
-            )
+    for n, spec in enumerate(raw, 1):
+        tier = _tier(n, spec, where, config)
+        if tier is None:
             return ()
-        if not isinstance(names, list) or not names or not all(isinstance(c, str) for c in names):
-            config.problems.append(("channels.E002", f"{where} tier {n} has no channels"))
-            return ()
-        if tiers and after <= tiers[-1].after_minutes:
+        if tiers and tier.after_minutes <= tiers[-1].after_minutes:
             config.problems.append(
                 ("channels.E003", f"{where}: tiers out of order (tier {n} is not later)")
             )
             return ()
-        tiers.append(Tier(float(after), tuple(names)))
+        tiers.append(tier)
     return tuple(tiers)
 
 

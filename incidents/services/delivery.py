@@ -49,7 +49,7 @@ def send_budget() -> float:
 def message_for(delivery: Delivery) -> channels.Message:
     alert = delivery.alert
     return channels.Message(
-        kind=WEBHOOK_KINDS.get(alert.kind, alert.kind),
+        kind=WEBHOOK_KINDS.get(Alert.Kind(alert.kind), str(alert.kind)),
         text=alert.text,
         data=alert.payload,
         delivery_id=f"{alert.pk}-{delivery.channel}",

@@ -60,7 +60,7 @@ def queue_alert(
             next_attempt_at=now,
         )
     alert.payload = {
-        "kind": WEBHOOK_KINDS.get(kind, kind),
+        "kind": WEBHOOK_KINDS.get(Alert.Kind(kind), kind),
         "incident": incident_dict(incident, alerts=True),
     }
     alert.save(update_fields=["payload"])
@@ -130,12 +130,12 @@ def validate_note(text: Any, *, required: bool = True) -> str:
     """Return the note's text, stripped; raise NoteInvalid when empty or too long."""
     if not isinstance(text, str):
         raise NoteInvalid("'text' must be a string.")
-    text = text.strip()
-    if required and not text:
+    cleaned: str = text.strip()
+    if required and not cleaned:
         raise NoteInvalid("'text' must not be empty.")
-    if len(text) > NOTE_MAX:
+    if len(cleaned) > NOTE_MAX:
         raise NoteInvalid(f"'text' must be at most {NOTE_MAX} characters.")
-    return text
+    return cleaned
 
 
 def add_note(
