@@ -74,7 +74,10 @@ class IncidentDetailView(APIView):
 
     required_scope = "read"
 
-    @extend_schema(responses={200: IncidentDetailSerializer, 404: ErrorSerializer, **ERRORS})
+    @extend_schema(
+        operation_id="api_incidents_detail",
+        responses={200: IncidentDetailSerializer, 404: ErrorSerializer, **ERRORS},
+    )
     def get(self, request, pk: int):
         return Response({"ok": True, "incident": selectors.incident_detail(pk)})
 
