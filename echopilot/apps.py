@@ -8,8 +8,8 @@ class EchopilotConfig(AppConfig):
 
     def ready(self):
         from echopilot import access, checks, schema  # noqa: F401 - registers checks, schema, signals
-        from echopilot.channels import checks as channel_checks  # noqa: F401
         from echopilot.access.groups import sync_after_migrate
+        from echopilot.channels import checks as channel_checks  # noqa: F401
 
         # After auth's own receiver (auth is ready first), so permissions exist.
         post_migrate.connect(sync_after_migrate, dispatch_uid="echopilot.sync_groups")

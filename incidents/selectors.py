@@ -122,7 +122,7 @@ def _alert_entries(incident: Incident) -> list[dict[str, Any]]:
                 {
                     "at": alert.created_at,
                     "kind": "alert",
-                    "text": _delivery_text(alert.kind, "-", alert.status, 0, ""),
+                    "text": f"{alert.kind} alert: dry run (no channel configured)",
                     "alert_id": alert.pk,
                     "alert_kind": alert.kind,
                     "channel": None,

@@ -95,7 +95,8 @@ def close_incident(
     incident.resolved_by = actor
     incident.resolved_how = "recovered" if recovered else "by_hand"
     incident.save()
-    events.record(incident, IncidentEvent.Kind.RESOLVED, reason, at=now, actor=actor)
+    how = "Resolved automatically: signals recovered." if recovered else reason
+    events.record(incident, IncidentEvent.Kind.RESOLVED, how, at=now, actor=actor)
     mirror.append(STREAM, {"type": "incident_resolved", "actor": actor, **incident_dict(incident)})
     if incident.last_alert_at is None:
         return None  # nobody was told about it (all silenced): nothing to close
