@@ -132,7 +132,8 @@ class Incident(models.Model):
 
 
 class Alert(models.Model):
-    """One Telegram message for an incident; pending until Telegram accepted it."""
+    """One message for an incident; pending until every channel it goes to accepted it
+    (each channel's state is a `Delivery`)."""
 
     class Kind(models.TextChoices):
         OPEN = "open", "Opened"
@@ -156,7 +157,7 @@ class Alert(models.Model):
         max_length=16,
         choices=Status.choices,
         default=Status.PENDING,
-        help_text="pending until Telegram accepts it.",
+        help_text="pending until every channel accepted it; dry_run: no channel configured.",
     )
     text = models.TextField(help_text="The message text (at most 4,096 characters).")
     created_at = models.DateTimeField(help_text="When the alert was queued.")
@@ -164,15 +165,15 @@ class Alert(models.Model):
     next_attempt_at = models.DateTimeField(
         help_text="Earliest time of the next attempt (later after a 429 retry_after)."
     )
-    claimed_until = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="A sender holds the alert until then, so two scans never send it together.",
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last of its channels accepted it."
     )
-    delivered_at = models.DateTimeField(null=True, blank=True, help_text="When Telegram took it.")
     message_id = models.BigIntegerField(null=True, blank=True, help_text="Telegram message id.")
     last_error = models.CharField(
-        max_length=300, blank=True, default="", help_text="Latest failure (never the token)."
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="Latest failure on any channel (never a secret).",
     )
     payload = models.JSONField(
         default=dict, help_text="The webhook body: {kind, incident} as it was when queued."
