@@ -267,3 +267,44 @@ def test_secrets_never_reach_ndjson_logs_api_or_admin(
     joined = "\n".join(texts)
     assert "HTTP 500" in joined
     assert HOOK_SECRET not in joined and slack.url not in joined and hook.url not in joined
+
+
+def test_announce_posts_to_the_named_channels_and_never_raises(three_channels, caplog):
+    from echopilot.channels import announce, configured
+
+    slack, hook, smtp = three_channels
+    slack.answer(("500",))
+    line = "admin:alice changed checkout.v2 enabled: false → true"
+    announce(["hooks", "chat", "no-such-channel", "hooks"], line)  # no exception
+    assert set(configured()) == {"chat", "hooks", "oncall"}
+    assert len(hook.requests) == 1 and hook.json() == {"kind": "announce", "text": line}
+    request = hook.requests[0]
+    assert verify(HOOK_SECRET, request["headers"], request["raw"], now=time.time())
+    assert [r["answer"] for r in slack.requests] == ["500"]  # failed: logged, not raised
+    assert smtp.raw == []  # not named
+    assert any("no configured channel 'no-such-channel'" in r.getMessage() for r in caplog.records)
+
+
+def test_a_mail_server_that_is_down_leaves_the_email_pending_until_it_answers(
+    scan, channel_config, settings, signals, clock
+):
+    from tests.incidents.conftest import Mailbox
+    from tests.processes import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    settings.TELEGRAM_TIMEOUT = 1.0
+    channel_config({"channels": {"oncall": {"type": "email", "to": ["oncall@example.com"]}}})
+    signals.slo()
+    assert scan()["delivered"] == 0
+    delivery = Delivery.objects.get()
+    assert delivery.status == "pending"
+    assert delivery.last_error == "mail not sent (ConnectionRefusedError)"
+    box = Mailbox()
+    try:
+        settings.EMAIL_PORT = box.port
+        clock.advance(minutes=5)
+        assert scan()["delivered"] == 1
+        assert len(box.raw) == 1
+    finally:
+        box.close()
