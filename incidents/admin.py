@@ -8,7 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -49,10 +51,8 @@ class IncidentAdmin(ReadOnlyAdmin):
         "status_display",
         "severity_display",
         "issues_short",
-        "opened_at",
-        "duration_display",
+        "opened_display",
         "alerts_sent",
-        "reopen_count",
         "handled_by",
     )
     list_display_links = ("id", "status_display")
@@ -106,8 +106,25 @@ class IncidentAdmin(ReadOnlyAdmin):
     @admin.display(description="status", ordering="status")
     def status_display(self, obj):
         css = "incident-active" if obj.active else "incident-done"
-        flap = " · flapping" if obj.flapping else ""
-        return format_html('<span class="{}">{}{}</span>', css, obj.get_status_display(), flap)
+        more = []
+        if obj.reopen_count:
+            more.append(f"reopened {obj.reopen_count}×")
+        if obj.flapping:
+            more.append("flapping")
+        return format_html(
+            '<span class="{}">{}</span><div class="incident-more">{}</div>',
+            css,
+            obj.get_status_display(),
+            ", ".join(more),
+        )
+
+    @admin.display(description="opened", ordering="opened_at")
+    def opened_display(self, obj):
+        return format_html(
+            '{}<div class="incident-more">for {}</div>',
+            date_format(localtime(obj.opened_at), "DATETIME_FORMAT"),
+            duration_text(obj.duration),
+        )
 
     @admin.display(description="severity", ordering="severity")
     def severity_display(self, obj):
@@ -171,7 +188,7 @@ class IncidentAdmin(ReadOnlyAdmin):
     def duration_display(self, obj):
         return duration_text(obj.duration)
 
-    @admin.display(description="alerts (delivered/all)")
+    @admin.display(description="alerts sent")
     def alerts_sent(self, obj):
         alerts = list(obj.alerts.all())
         done = sum(a.status == Alert.Status.DELIVERED for a in alerts)

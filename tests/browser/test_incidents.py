@@ -62,3 +62,36 @@ def test_viewer_finds_no_buttons(browser, console_url, viewer, login, screenshot
     for name in ("acknowledge", "resolve", "add_note"):
         assert not browser.find_elements(By.CSS_SELECTOR, f"input[name={name}]")
     screenshot("incidents-viewer")
+
+
+def test_the_list_fits_1366_pixels_with_the_active_incident_first(
+    browser, console_url, editor, login, screenshot, incident
+):
+    long = [f"Production alert: {'very_long_alert_name_' * 4}{n}" for n in range(12)]
+    older = Incident.objects.create(
+        status="resolved",
+        active=False,
+        severity="HIGH",
+        issue_keys=[f"alert:{n}" for n in range(12)],
+        details=long,
+        opened_at=incident.opened_at.replace(year=2025),
+        opened_by="schedule",
+        last_seen_at=incident.opened_at.replace(year=2025),
+        resolved_at=incident.opened_at.replace(year=2025),
+        resolved_by="schedule",
+        resolved_how="recovered",
+    )
+    login(editor)
+    browser.get(f"{console_url}/admin/incidents/incident/")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert str(incident.pk) in rows[0].text and str(older.pk) in rows[1].text
+    assert rows[0].find_elements(By.CSS_SELECTOR, ".incident-active")
+    assert rows[0].find_element(By.CSS_SELECTOR, ".sev").text == "MEDIUM"
+    width = browser.execute_script("return document.documentElement.scrollWidth;")
+    assert width <= 1366, f"the page is {width} px wide"
+    results = browser.find_element(By.CSS_SELECTOR, "#changelist-form .results")
+    inner, shown = browser.execute_script(
+        "return [arguments[0].scrollWidth, arguments[0].clientWidth];", results
+    )
+    assert inner <= shown, f"the list scrolls sideways: {inner} px in {shown} px"
+    screenshot("incidents-list")
