@@ -8,7 +8,7 @@ import pytest
 
 from echopilot import channels
 from echopilot.channels.checks import channel_config
-from incidents import services
+from incidents import selectors, services
 from incidents.models import Alert, Incident
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_costs")]
@@ -239,3 +239,19 @@ def test_the_docs_example_config_loads_without_problems(channel_config, monkeypa
     conf = channels.load()
     assert conf.problems == [] or all("TELEGRAM" in p for _, p in conf.problems)
     assert len(conf.routes) == 2 and any(len(r.tiers) == 2 for r in conf.routes)
+
+
+def test_the_timeline_shows_the_silences_that_applied(scan, bot, signals, clock):
+    import datetime as dt
+
+    services.create_silence(
+        key="payout", until=clock() + dt.timedelta(hours=2), reason="recon rerun", actor="cli"
+    )
+    signals.slo()
+    signals.payout()
+    incident = Incident.objects.get(pk=scan()["incident_id"])
+    clock.advance(minutes=5)
+    scan()  # still silenced: not listed twice
+    entries = [e for e in selectors.timeline(incident) if e["kind"] == "silenced"]
+    assert len(entries) == 1
+    assert entries[0]["text"] == "payout silenced by cli until 2026-01-05T14:00:00Z (recon rerun)."
