@@ -255,3 +255,14 @@ def test_the_timeline_shows_the_silences_that_applied(scan, bot, signals, clock)
     entries = [e for e in selectors.timeline(incident) if e["kind"] == "silenced"]
     assert len(entries) == 1
     assert entries[0]["text"] == "payout silenced by cli until 2026-01-05T14:00:00Z (recon rerun)."
+
+
+def test_start_up_checks_fail_clearly_on_a_bad_config(channel_config):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    channel_config({"channels": {}, "routes": [{"channels": ["chat"]}]})
+    with pytest.raises(SystemCheckError) as failure:
+        call_command("check")
+    assert "channels.E001" in str(failure.value)
+    assert "route 1 names unknown channel 'chat'" in str(failure.value)
