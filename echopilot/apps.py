@@ -15,6 +15,7 @@ class EchopilotConfig(AppConfig):
         echopilot.files.prepare_sqlite()  # 0600 before SQLite opens it and makes WAL/SHM
 
         from echopilot.access.groups import sync_after_migrate
+        from echopilot.channels import checks as channel_checks  # noqa: F401
         from echopilot.overview import register_card, scheduler_card
 
         # After auth's own receiver (auth is ready first), so permissions exist.

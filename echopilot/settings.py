@@ -358,6 +358,14 @@ TELEGRAM_BOT_TOKEN = _str("TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_CHAT_ID = _str("TELEGRAM_CHAT_ID", "")
 TELEGRAM_API_BASE = _str("TELEGRAM_API_BASE", "https://api.telegram.org")
 TELEGRAM_TIMEOUT = _float("TELEGRAM_TIMEOUT", 10.0)
+INCIDENT_FLAP_MINUTES = _float("INCIDENT_FLAP_MINUTES", 30.0)
+# e-mail channel (echopilot.channels): Django's SMTP backend.
+EMAIL_HOST = _str("EMAIL_HOST", "localhost")
+EMAIL_PORT = _int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = _str("DEFAULT_FROM_EMAIL", "echopilot@localhost")
 
 # --- Data lifecycle: retention (days), NDJSON rotation, backups ---------------
 RETENTION_TASK_DAYS = _int("RETENTION_TASK_DAYS", 35)
@@ -375,4 +383,10 @@ BACKUP_KEEP = _int("BACKUP_KEEP", 7)
 ENV_FILE = _env_file
 
 # Values never to be written to a log, NDJSON line, response or admin page.
-SECRET_SETTINGS = ("DASHBOARD_KEY", "IMAP_PASS", "TELEGRAM_BOT_TOKEN", "SECRET_KEY")
+SECRET_SETTINGS = (
+    "DASHBOARD_KEY",
+    "IMAP_PASS",
+    "TELEGRAM_BOT_TOKEN",
+    "SECRET_KEY",
+    "EMAIL_HOST_PASSWORD",
+)

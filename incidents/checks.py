@@ -31,10 +31,10 @@ def incident_settings(app_configs=None, **kwargs):
 
 def _fits_the_web_timeout() -> list[Error]:
     """An alert sent from a request (a manual resolve) must end before gunicorn kills it."""
-    from incidents import telegram
+    from echopilot import channels
     from incidents.services.delivery import send_budget, worst_send
 
-    if not telegram.configured():
+    if not channels.configured():
         return []  # dry runs send nothing
     if "TELEGRAM_TIMEOUT" in getattr(settings, "INVALID_SETTINGS", {}) or range_errors(
         {"TELEGRAM_TIMEOUT": limits.LIMITS["TELEGRAM_TIMEOUT"]}

@@ -5,7 +5,7 @@ import datetime as dt
 from django.conf import settings
 from django.urls import reverse
 
-from incidents import telegram
+from echopilot.channels.telegram import fit
 from incidents.models import Alert
 
 HEADERS = {
@@ -13,6 +13,8 @@ HEADERS = {
     Alert.Kind.NEW_ISSUE: "🚨 EchoPilot Incident Update: new issue",
     Alert.Kind.ESCALATION: "🚨 EchoPilot Incident Escalated",
     Alert.Kind.REPEAT: "🔁 EchoPilot Incident Still Open",
+    Alert.Kind.TIER: "📣 EchoPilot Incident Escalated to you: not acknowledged",
+    Alert.Kind.REOPENED: "🔁 EchoPilot Incident Reopened",
 }
 
 
@@ -43,8 +45,18 @@ def _footer(incident) -> list[str]:
     return [f"Incident #{incident.pk}: {link}" if link else f"Incident #{incident.pk}"]
 
 
-def incident_text(kind, incident, issues, *, silenced: set[str], new_keys: set[str], now) -> str:
-    """Return the message for an open/new_issue/escalation/repeat alert."""
+def incident_text(
+    kind,
+    incident,
+    issues,
+    *,
+    silenced: set[str],
+    new_keys: set[str],
+    now,
+    runbooks=(),
+    omitted: int = 0,
+) -> str:
+    """Return the message for an open/new_issue/escalation/repeat/tier/reopened alert."""
     lines = [HEADERS[kind], ""]
     for issue in issues:
         mark = ""
@@ -53,11 +65,17 @@ def incident_text(kind, incident, issues, *, silenced: set[str], new_keys: set[s
         elif kind != Alert.Kind.OPEN and any(k in new_keys for k in issue.keys):
             mark = " (new)"
         lines.append(f"• {issue.detail}{mark}")
+    if omitted:
+        lines.append(f"• … and {omitted} more issue keys (see the admin)")
     lines += ["", f"Severity: {incident.severity}"]
-    if kind == Alert.Kind.REPEAT:
+    if kind in (Alert.Kind.REPEAT, Alert.Kind.TIER):
         lines.append(f"Open for {duration_text(now - incident.opened_at)}, not acknowledged")
+    if kind == Alert.Kind.REOPENED:
+        flapping = ", flapping" if incident.flapping else ""
+        lines.append(f"Reopened {incident.reopen_count} time(s){flapping}")
+    lines += [f"Runbook ({r['pattern']}): {r['url']}" for r in runbooks]
     lines += _footer(incident)
-    return telegram.fit("\n".join(lines))
+    return fit("\n".join(lines))
 
 
 def resolved_text(incident, *, reason: str) -> str:
@@ -70,4 +88,4 @@ def resolved_text(incident, *, reason: str) -> str:
     link = admin_link(incident.pk)
     if link:
         lines.append(link)
-    return telegram.fit("\n".join(lines))
+    return fit("\n".join(lines))

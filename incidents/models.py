@@ -68,10 +68,45 @@ class Incident(models.Model):
     resolved_by = models.CharField(
         max_length=100, blank=True, default="", help_text="Who resolved it (schedule: recovered)."
     )
+    resolved_how = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="recovered (a scan found no issues) or by_hand; empty while active.",
+    )
+    issue_keys_omitted = models.PositiveIntegerField(
+        default=0,
+        help_text="Issue keys of the latest scan past the 200 kept (counted, not listed).",
+    )
+    reopen_count = models.PositiveIntegerField(
+        default=0, help_text="Times its issues came back within INCIDENT_FLAP_MINUTES of resolving."
+    )
+    reopened_at = models.JSONField(
+        default=list, help_text="ISO times of the latest reopenings (at most 20)."
+    )
+    flapping = models.BooleanField(
+        default=False, help_text="Reopened 3 times or more within an hour."
+    )
+    last_reopen_alert_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the latest 'reopened' alert was queued."
+    )
+    escalation_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="Escalation tiers count from here (opened or reopened)."
+    )
+    fired_tiers = models.JSONField(
+        default=list, help_text="Escalation tiers already fired (<route>.<tier>)."
+    )
+    notified_channels = models.JSONField(
+        default=list, help_text="Channels sent an alert of this incident (told when it resolves)."
+    )
     updated_at = models.DateTimeField(auto_now=True, help_text="Last change of this row.")
 
     class Meta:
         ordering = ["-opened_at", "-id"]
+        permissions = [
+            ("ack_incident", "Can acknowledge an incident"),
+            ("resolve_incident", "Can resolve an incident"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["active"],
@@ -97,13 +132,16 @@ class Incident(models.Model):
 
 
 class Alert(models.Model):
-    """One Telegram message for an incident; pending until Telegram accepted it."""
+    """One message for an incident; pending until every channel it goes to accepted it
+    (each channel's state is a `Delivery`)."""
 
     class Kind(models.TextChoices):
         OPEN = "open", "Opened"
         NEW_ISSUE = "new_issue", "New issue"
         ESCALATION = "escalation", "Escalation"
         REPEAT = "repeat", "Repeat"
+        TIER = "tier", "Escalated to the next tier"
+        REOPENED = "reopened", "Reopened"
         RESOLVED = "resolved", "Resolved"
 
     class Status(models.TextChoices):
@@ -119,7 +157,7 @@ class Alert(models.Model):
         max_length=16,
         choices=Status.choices,
         default=Status.PENDING,
-        help_text="pending until Telegram accepts it.",
+        help_text="pending until every channel accepted it; dry_run: no channel configured.",
     )
     text = models.TextField(help_text="The message text (at most 4,096 characters).")
     created_at = models.DateTimeField(help_text="When the alert was queued.")
@@ -127,15 +165,18 @@ class Alert(models.Model):
     next_attempt_at = models.DateTimeField(
         help_text="Earliest time of the next attempt (later after a 429 retry_after)."
     )
-    claimed_until = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="A sender holds the alert until then, so two scans never send it together.",
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last of its channels accepted it."
     )
-    delivered_at = models.DateTimeField(null=True, blank=True, help_text="When Telegram took it.")
     message_id = models.BigIntegerField(null=True, blank=True, help_text="Telegram message id.")
     last_error = models.CharField(
-        max_length=300, blank=True, default="", help_text="Latest failure (never the token)."
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="Latest failure on any channel (never a secret).",
+    )
+    payload = models.JSONField(
+        default=dict, help_text="The webhook body: {kind, incident} as it was when queued."
     )
 
     class Meta:
@@ -190,3 +231,90 @@ class ReceivedAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.fingerprint})"
+
+
+class Delivery(models.Model):
+    """One alert on one channel: pending until that channel accepted it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+
+    alert = models.ForeignKey(
+        Alert, on_delete=models.CASCADE, related_name="deliveries", help_text="The alert."
+    )
+    channel = models.CharField(max_length=50, help_text="Channel name (configs/incidents.json).")
+    channel_type = models.CharField(max_length=16, help_text="telegram, slack, webhook or email.")
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, help_text="State."
+    )
+    created_at = models.DateTimeField(help_text="When it was queued.")
+    attempts = models.PositiveIntegerField(default=0, help_text="Send attempts so far.")
+    next_attempt_at = models.DateTimeField(help_text="Earliest next attempt (later after a 429).")
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A sender holds it until then."
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True, help_text="When it was accepted.")
+    external_id = models.CharField(
+        max_length=100, blank=True, default="", help_text="The channel's id (Telegram message)."
+    )
+    last_error = models.CharField(
+        max_length=300, blank=True, default="", help_text="Latest failure (never a secret)."
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "channel"], name="incidents_delivery_once")
+        ]
+        indexes = [
+            models.Index(fields=["channel", "status", "next_attempt_at"], name="incidents_dlv_due")
+        ]
+
+    def __str__(self) -> str:
+        return f"Alert #{self.alert_id} on {self.channel} ({self.status})"
+
+
+class IncidentEvent(models.Model):
+    """What happened to an incident, for its timeline (state changes, escalations, silences)."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        ESCALATED = "escalated", "Escalated to a tier"
+        SILENCED = "silenced", "Silence applied"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        REOPENED = "reopened", "Reopened"
+        FLAPPING = "flapping", "Marked flapping"
+        RESOLVED = "resolved", "Resolved"
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="events", help_text="The incident."
+    )
+    at = models.DateTimeField(help_text="When it happened.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, help_text="What happened.")
+    actor = models.CharField(max_length=100, blank=True, default="", help_text="Who.")
+    text = models.CharField(max_length=500, help_text="One readable line.")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}Z"
+
+
+class IncidentNote(models.Model):
+    """A note someone wrote on an incident (API, admin, acknowledge/resolve)."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="notes", help_text="The incident."
+    )
+    text = models.TextField(help_text="The note (at most 2,000 characters).")
+    author = models.CharField(max_length=100, help_text="Who wrote it (api:<key>, admin:<user>).")
+    created_at = models.DateTimeField(help_text="When it was written.")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note by {self.author} on incident #{self.incident_id}"

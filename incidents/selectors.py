@@ -3,9 +3,10 @@
 import datetime as dt
 from typing import Any
 
-from echopilot.exceptions import Invalid
+from echopilot import channels
+from echopilot.exceptions import Invalid, NotFound
 from echopilot.mirror import now_iso
-from incidents.models import Incident, Silence
+from incidents.models import Incident, IncidentEvent, IncidentNote, Silence
 
 # What `list_incidents(status=…)` filters on: a state, or "active" (open or acknowledged).
 STATUS_FILTERS = (*Incident.Status.values, "active")
@@ -16,11 +17,18 @@ LIST_LIMIT_DEFAULT = 50
 SILENCES_LIMIT = 500
 
 
+class _IncidentNotFound(NotFound):
+    code = "unknown_incident"  # as services.IncidentNotFound (services import this module)
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return now_iso(value) if value else None
 
 
-def incident_dict(incident: Incident, *, alerts: bool = False) -> dict[str, Any]:
+def incident_dict(
+    incident: Incident, *, alerts: bool = False, conf: channels.Config | None = None
+) -> dict[str, Any]:
+    conf = conf or channels.load()
     data: dict[str, Any] = {
         "id": incident.pk,
         "status": incident.status,
@@ -37,6 +45,10 @@ def incident_dict(incident: Incident, *, alerts: bool = False) -> dict[str, Any]
         "resolved_at": _iso(incident.resolved_at),
         "resolved_by": incident.resolved_by,
         "duration_seconds": int(incident.duration.total_seconds()),
+        "issue_keys_omitted": incident.issue_keys_omitted,
+        "reopen_count": incident.reopen_count,
+        "flapping": incident.flapping,
+        "runbooks": channels.runbooks_for(conf, incident.issue_keys),
     }
     if alerts:
         data["alerts"] = [
@@ -67,7 +79,127 @@ def list_incidents(
         rows = rows.filter(active=True)
     elif status:
         rows = rows.filter(status=status)
-    return [incident_dict(i, alerts=True) for i in rows[:limit]]
+    conf = channels.load()
+    return [incident_dict(i, alerts=True, conf=conf) for i in rows[:limit]]
+
+
+def incident_detail(incident_id: int) -> dict[str, Any]:
+    """Return one incident with its alerts, runbooks and timeline (ISO times)."""
+    incident = Incident.objects.prefetch_related("alerts").filter(pk=incident_id).first()
+    if incident is None:
+        raise _IncidentNotFound(f"No incident with id {incident_id}.")
+    data = incident_dict(incident, alerts=True)
+    data["timeline"] = [{**entry, "at": _iso(entry["at"])} for entry in timeline(incident)]
+    return data
+
+
+def note_dict(note: IncidentNote) -> dict[str, Any]:
+    return {
+        "id": note.pk,
+        "incident_id": note.incident_id,
+        "text": note.text,
+        "author": note.author,
+        "created_at": _iso(note.created_at),
+    }
+
+
+def _delivery_text(kind: str, channel: str, status: str, attempts: int, error: str) -> str:
+    state = {"delivered": "delivered", "pending": "pending", "dry_run": "dry run (not sent)"}
+    text = f"{kind} alert on {channel}: {state.get(status, status)}"
+    if attempts:
+        text += f", {attempts} attempt(s)"
+    if error and status == "pending":
+        text += f" (last error: {error})"
+    return text
+
+
+def _alert_entries(incident: Incident) -> list[dict[str, Any]]:
+    entries = []
+    for alert in incident.alerts.prefetch_related("deliveries").order_by("created_at", "id"):
+        rows = list(alert.deliveries.all())
+        if not rows:
+            entries.append(
+                {
+                    "at": alert.created_at,
+                    "kind": "alert",
+                    "text": f"{alert.kind} alert: dry run (no channel configured)",
+                    "alert_id": alert.pk,
+                    "alert_kind": alert.kind,
+                    "channel": None,
+                    "status": alert.status,
+                    "attempts": alert.attempts,
+                    "delivered_at": alert.delivered_at,
+                    "last_error": alert.last_error,
+                }
+            )
+        for d in rows:
+            entries.append(
+                {
+                    "at": alert.created_at,
+                    "kind": "alert",
+                    "text": _delivery_text(
+                        alert.kind, d.channel, d.status, d.attempts, d.last_error
+                    ),
+                    "alert_id": alert.pk,
+                    "alert_kind": alert.kind,
+                    "channel": d.channel,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "delivered_at": d.delivered_at,
+                    "last_error": d.last_error,
+                }
+            )
+    return entries
+
+
+def timeline(incident: Incident) -> list[dict[str, Any]]:
+    """Return what happened to `incident`, in time order: each {"at", "kind", "text", ...}.
+
+    Opened, every alert per channel (delivery state, attempts), escalations,
+    silences applied, acknowledgement, notes, reopenings and resolution.
+    """
+    entries: list[dict[str, Any]] = [
+        {
+            "at": incident.opened_at,
+            "kind": "opened",
+            "text": f"Opened by {incident.opened_by}.",
+            "actor": incident.opened_by,
+        }
+    ]
+    kinds = set()
+    for event in IncidentEvent.objects.filter(incident=incident).exclude(kind="opened"):
+        kinds.add(event.kind)
+        entries.append(
+            {"at": event.at, "kind": event.kind, "text": event.text, "actor": event.actor}
+        )
+    # Incidents from before the timeline existed: their own fields tell the rest.
+    if "acknowledged" not in kinds and incident.acknowledged_at:
+        by = incident.acknowledged_by
+        entries.append(
+            {
+                "at": incident.acknowledged_at,
+                "kind": "acknowledged",
+                "text": f"Acknowledged by {by}.",
+                "actor": by,
+            }
+        )
+    if "resolved" not in kinds and incident.resolved_at:
+        by = incident.resolved_by
+        entries.append(
+            {
+                "at": incident.resolved_at,
+                "kind": "resolved",
+                "text": f"Resolved by {by}.",
+                "actor": by,
+            }
+        )
+    entries += _alert_entries(incident)
+    for note in IncidentNote.objects.filter(incident=incident):
+        entries.append(
+            {"at": note.created_at, "kind": "note", "text": note.text, "actor": note.author}
+        )
+    order = {"opened": 0, "alert": 2, "note": 3}
+    return sorted(entries, key=lambda e: (e["at"], order.get(e["kind"], 1)))
 
 
 def silence_dict(silence: Silence) -> dict[str, Any]:

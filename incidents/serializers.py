@@ -5,7 +5,7 @@ from rest_framework import serializers
 from echopilot.serializers import QueryIntegerField, StrictCharField, StrictSerializer
 from incidents.models import Alert, Severity
 from incidents.selectors import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, STATUS_FILTERS
-from incidents.services import MAX_SILENCE_DAYS, SILENCE_KEY_MAX, SILENCE_REASON_MAX
+from incidents.services import MAX_SILENCE_DAYS, NOTE_MAX, SILENCE_KEY_MAX, SILENCE_REASON_MAX
 
 
 class IncidentListQuerySerializer(StrictSerializer):
@@ -15,6 +15,29 @@ class IncidentListQuerySerializer(StrictSerializer):
 
 class EmptySerializer(StrictSerializer):
     """A body with no fields (an empty object or no body at all)."""
+
+
+class IncidentActionSerializer(StrictSerializer):
+    """Acknowledge/resolve: no body, or an optional note."""
+
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+
+
+class NoteCreateSerializer(StrictSerializer):
+    text = StrictCharField(max_length=NOTE_MAX)
+
+
+class NoteOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    incident_id = serializers.IntegerField()
+    text = serializers.CharField()
+    author = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class NoteCreatedSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    note = NoteOutSerializer()
 
 
 class SilenceCreateSerializer(StrictSerializer):
@@ -44,6 +67,28 @@ class AlertOutSerializer(serializers.Serializer):
     last_error = serializers.CharField()
 
 
+class RunbookSerializer(serializers.Serializer):
+    pattern = serializers.CharField()
+    url = serializers.URLField()
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField(
+        help_text="opened, alert, escalated, silenced, acknowledged, note, reopened, "
+        "flapping, resolved."
+    )
+    text = serializers.CharField()
+    actor = serializers.CharField(required=False)
+    alert_id = serializers.IntegerField(required=False)
+    alert_kind = serializers.CharField(required=False)
+    channel = serializers.CharField(required=False, allow_null=True)
+    status = serializers.CharField(required=False)
+    attempts = serializers.IntegerField(required=False)
+    delivered_at = serializers.DateTimeField(required=False, allow_null=True)
+    last_error = serializers.CharField(required=False)
+
+
 class IncidentOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField(help_text="open, acknowledged or resolved.")
@@ -60,7 +105,22 @@ class IncidentOutSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
     resolved_by = serializers.CharField()
     duration_seconds = serializers.IntegerField()
+    issue_keys_omitted = serializers.IntegerField(
+        help_text="Issue keys past the 200 kept (counted, not listed)."
+    )
+    reopen_count = serializers.IntegerField(help_text="Times it reopened (flapping).")
+    flapping = serializers.BooleanField(help_text="Reopened 3 times or more within an hour.")
+    runbooks = RunbookSerializer(many=True)
     alerts = AlertOutSerializer(many=True, required=False)
+
+
+class IncidentDetailOutSerializer(IncidentOutSerializer):
+    timeline = TimelineEntrySerializer(many=True)
+
+
+class IncidentDetailSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    incident = IncidentDetailOutSerializer()
 
 
 class IncidentListSerializer(serializers.Serializer):

@@ -1,15 +1,15 @@
 """The incidents app's status probe: how Telegram delivery is going."""
 
+from echopilot import channels
 from echopilot.status import OFF, OK, Component, since
-from incidents import telegram
 
 
 def probe_telegram() -> Component:
     """Ok when nothing waits after a failed attempt; failing while an alert keeps failing."""
     from incidents.models import Alert
 
-    if not telegram.configured():
-        return Component(OFF, "TELEGRAM_BOT_TOKEN/TELEGRAM_CHAT_ID not set: alerts are dry runs")
+    if not channels.configured():
+        return Component(OFF, "no alert channel configured: alerts are dry runs")
     pending = Alert.objects.filter(status=Alert.Status.PENDING)
     delivered = Alert.objects.filter(status=Alert.Status.DELIVERED).order_by("-delivered_at")
     last = delivered.values_list("delivered_at", flat=True).first()

@@ -12,9 +12,13 @@ from incidents.serializers import (
     AlertmanagerResultSerializer,
     AlertmanagerWebhookSerializer,
     EmptySerializer,
+    IncidentActionSerializer,
     IncidentChangeSerializer,
+    IncidentDetailSerializer,
     IncidentListQuerySerializer,
     IncidentListSerializer,
+    NoteCreatedSerializer,
+    NoteCreateSerializer,
     ScanResultSerializer,
     SilenceCreatedSerializer,
     SilenceCreateSerializer,
@@ -59,18 +63,55 @@ class IncidentScanView(APIView):
         return Response(services.scan(actor=request.user.actor))
 
 
-class IncidentAcknowledgeView(APIView):
-    """Acknowledge an incident: no more repeat alerts."""
+def _action_note(request) -> str:
+    body = IncidentActionSerializer(data=request.data if request.data else {})
+    body.is_valid(raise_exception=True)
+    return str(body.validated_data["note"])
+
+
+class IncidentDetailView(APIView):
+    """One incident with its alerts, runbooks and timeline (in time order)."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        operation_id="api_incidents_detail",
+        responses={200: IncidentDetailSerializer, 404: ErrorSerializer, **ERRORS},
+    )
+    def get(self, request, pk: int):
+        return Response({"ok": True, "incident": selectors.incident_detail(pk)})
+
+
+class IncidentNotesView(APIView):
+    """Write a note on an incident (it shows in the timeline)."""
 
     required_scope = "write"
 
     @extend_schema(
-        request=EmptySerializer,
+        request=NoteCreateSerializer,
+        responses={201: NoteCreatedSerializer, 404: ErrorSerializer, **ERRORS},
+    )
+    def post(self, request, pk: int):
+        body = NoteCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.add_note(
+            incident_id=pk, text=body.validated_data["text"], actor=request.user.actor
+        )
+        return Response(result, status=201)
+
+
+class IncidentAcknowledgeView(APIView):
+    """Acknowledge an incident: no more repeat alerts or escalation."""
+
+    required_scope = "write"
+
+    @extend_schema(
+        request=IncidentActionSerializer,
         responses={200: IncidentChangeSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
     )
     def post(self, request, pk: int):
-        _empty_body(request)
-        return Response(services.acknowledge(incident_id=pk, actor=request.user.actor))
+        note = _action_note(request)
+        return Response(services.acknowledge(incident_id=pk, actor=request.user.actor, note=note))
 
 
 class IncidentResolveView(APIView):
@@ -79,11 +120,12 @@ class IncidentResolveView(APIView):
     required_scope = "write"
 
     @extend_schema(
-        request=EmptySerializer, responses={200: IncidentChangeSerializer, 404: ErrorSerializer}
+        request=IncidentActionSerializer,
+        responses={200: IncidentChangeSerializer, 404: ErrorSerializer},
     )
     def post(self, request, pk: int):
-        _empty_body(request)
-        return Response(services.resolve(incident_id=pk, actor=request.user.actor))
+        note = _action_note(request)
+        return Response(services.resolve(incident_id=pk, actor=request.user.actor, note=note))
 
 
 class SilenceView(ReadOrWriteScope, APIView):

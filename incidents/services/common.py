@@ -30,3 +30,7 @@ class SilenceInvalid(Invalid):
     def __init__(self, detail: str, *, field: str) -> None:
         super().__init__(detail)
         self.field = field
+
+
+class NoteInvalid(Invalid):
+    default_detail = "The note cannot be written."

@@ -6,10 +6,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from echopilot import mirror
-from incidents import clock, limits, messages, sources, telegram
-from incidents.models import SEVERITY_RANK, Alert, Incident
+from echopilot import channels, mirror
+from incidents import clock, limits, messages, sources
+from incidents.models import SEVERITY_RANK, Alert, Incident, IncidentEvent, Silence
 from incidents.selectors import incident_dict
+from incidents.services import events, flapping, routing
 from incidents.services.common import STREAM
 from incidents.services.delivery import deliver_pending
 from incidents.services.episodes import close_incident, queue_alert, severity_for
@@ -31,6 +32,13 @@ class Findings:
     dry_run: bool
     actor: str
     now: dt.datetime
+    conf: channels.Config
+    silences: list[Silence]
+    omitted: int = 0
+
+    @property
+    def loud(self) -> list[str]:
+        return [k for k in self.keys if k not in self.silenced]
 
     @property
     def keys(self) -> list[str]:
@@ -63,16 +71,21 @@ def scan(*, actor: str, now: dt.datetime | None = None) -> dict[str, Any]:
     """Read every source, open/update/resolve the incident, queue and send alerts."""
     now = now or clock.now()
     issues, source_map = sources.collect(now)
+    issues, omitted = cap_issues(issues)
     silences = active_silences(now)
+    conf = routing.config()
     found = Findings(
         issues=issues,
         silenced={k for issue in issues for k in issue.keys if any(s.matches(k) for s in silences)},
         invalid_sources=sorted(
             n for n, rep in source_map.items() if rep.get("status") == "invalid"
         ),
-        dry_run=not telegram.configured(),
+        dry_run=not conf.channels,
         actor=actor,
         now=now,
+        conf=conf,
+        silences=silences,
+        omitted=omitted,
     )
     outcome = _apply_with_retry(found)
     delivered = deliver_pending(now=clock.now())
@@ -81,6 +94,21 @@ def scan(*, actor: str, now: dt.datetime | None = None) -> dict[str, Any]:
     result = _scan_result(found, outcome, delivered=len(delivered), source_map=source_map)
     mirror.append(STREAM, {"type": "scan", "actor": actor, **_scan_line(result)})
     return result
+
+
+def cap_issues(issues: list[Issue]) -> tuple[list[Issue], int]:
+    """Keep issues up to 200 distinct keys; return them and how many keys were left out."""
+    kept: list[Issue] = []
+    keys: set[str] = set()
+    omitted = 0
+    for issue in issues:
+        new = {k for k in issue.keys if k not in keys}
+        if len(keys) + len(new) > limits.ISSUE_KEYS_MAX:
+            omitted += len(new)
+            continue
+        keys |= new
+        kept.append(issue)
+    return kept, omitted
 
 
 def _apply_with_retry(found: Findings) -> ScanOutcome:
@@ -171,6 +199,9 @@ def _apply_scan(found: Findings) -> ScanOutcome:
     if not found.issues:
         return ScanOutcome() if incident is None else _recovered(incident, found)
     if incident is None:
+        reopened = flapping.candidate(found.keys, now=found.now)
+        if reopened is not None:
+            return _reopen(reopened, found)
         incident = _open(found)
         previously_loud: set[str] = set()
     else:
@@ -196,8 +227,92 @@ def _recovered(incident: Incident, found: Findings) -> ScanOutcome:
         now=found.now,
         reason="Signals recovered.",
         dry_run=found.dry_run,
+        recovered=True,
     )
     return ScanOutcome(incident.pk, incident.status, alert)
+
+
+def _reopen(incident: Incident, found: Findings) -> ScanOutcome:
+    """The issues came back soon after recovering: reopen the same incident."""
+    allowed = flapping.reopen(incident, actor=found.actor, now=found.now)
+    _update(incident, found)
+    alert = None
+    if allowed and found.loud:
+        text = messages.incident_text(
+            Alert.Kind.REOPENED,
+            incident,
+            found.issues,
+            silenced=found.silenced,
+            new_keys=set(),
+            now=found.now,
+            runbooks=routing.runbooks(found.keys, found.conf),
+            omitted=found.omitted,
+        )
+        alert = _queue_routed(incident, found, Alert.Kind.REOPENED, text)
+        incident.last_reopen_alert_at = found.now
+        incident.last_alert_at = found.now
+    # Told (or, inside the flap window, deliberately not told again): no "new issue" next.
+    incident.alerted_keys = sorted(found.loud)
+    incident.alerted_severity = found.severity
+    incident.save()
+    return ScanOutcome(incident.pk, incident.status, alert)
+
+
+def _queue_routed(incident: Incident, found: Findings, kind: str, text: str) -> Alert:
+    """Queue an alert to the channels told so far plus the tiers due now."""
+    targets, fresh = routing.targets_now(
+        incident, found.conf, severity=found.severity, keys=found.loud, now=found.now
+    )
+    alert = queue_alert(
+        incident, kind=kind, text=text, dry_run=found.dry_run, now=found.now, targets=targets
+    )
+    routing.mark(incident, fired=fresh, told=targets)
+    for tier_id, tier in fresh:
+        if tier.after_minutes > 0:
+            _escalated_event(incident, found, tier_id, tier)
+    return alert
+
+
+def _escalated_event(
+    incident: Incident, found: Findings, tier_id: str, tier: channels.Tier
+) -> None:
+    text = (
+        f"Not acknowledged after {tier.after_minutes:g} min: escalated to "
+        f"{', '.join(tier.channels)} (route {tier_id})."
+    )
+    events.record(incident, IncidentEvent.Kind.ESCALATED, text, at=found.now, actor=found.actor)
+
+
+def _escalate(incident: Incident, found: Findings) -> Alert | None:
+    """Fire the tiers whose delay has passed, telling only the channels not told yet."""
+    names, fresh = routing.newly_due(
+        incident, found.conf, severity=found.severity, keys=found.loud, now=found.now
+    )
+    if not fresh:
+        return None
+    routing.mark(incident, fired=fresh, told=names)
+    for tier_id, tier in fresh:
+        _escalated_event(incident, found, tier_id, tier)
+    if not names:
+        return None
+    text = messages.incident_text(
+        Alert.Kind.TIER,
+        incident,
+        found.issues,
+        silenced=found.silenced,
+        new_keys=set(),
+        now=found.now,
+        runbooks=routing.runbooks(found.keys, found.conf),
+        omitted=found.omitted,
+    )
+    return queue_alert(
+        incident,
+        kind=Alert.Kind.TIER,
+        text=text,
+        dry_run=found.dry_run,
+        now=found.now,
+        targets=names,
+    )
 
 
 def _open(found: Findings) -> Incident:
@@ -208,14 +323,28 @@ def _open(found: Findings) -> Incident:
         issue_keys=found.keys,
         details=found.details,
         silenced_keys=sorted(found.silenced),
+        issue_keys_omitted=found.omitted,
         opened_at=found.now,
         opened_by=found.actor,
         last_seen_at=found.now,
+        escalation_started_at=found.now,
     )
+    _silence_events(incident, found, set(found.silenced))
     mirror.append(
         STREAM, {"type": "incident_opened", "actor": found.actor, **incident_dict(incident)}
     )
     return incident
+
+
+def _silence_events(incident: Incident, found: Findings, keys: set[str]) -> None:
+    """Put the silences that started muting an issue of this incident on its timeline."""
+    for key in sorted(keys):
+        silence = next((s for s in found.silences if s.matches(key)), None)
+        if silence is None:
+            continue
+        text = f"{key} silenced by {silence.created_by} until {mirror.now_iso(silence.until)}"
+        text += f" ({silence.reason})." if silence.reason else "."
+        events.record(incident, IncidentEvent.Kind.SILENCED, text, at=found.now, actor=found.actor)
 
 
 def _update(incident: Incident, found: Findings) -> None:
@@ -231,10 +360,12 @@ def _update(incident: Incident, found: Findings) -> None:
         or incident.severity != severity
         or incident.silenced_keys != silenced
     )
+    _silence_events(incident, found, set(silenced) - set(incident.silenced_keys))
     incident.issue_keys = keys
     incident.details = details
     incident.severity = severity
     incident.silenced_keys = silenced
+    incident.issue_keys_omitted = found.omitted
     incident.last_seen_at = found.now
     incident.save()
     if changed:
@@ -263,8 +394,8 @@ def _alert_kind(
 
 
 def _alert_if_due(incident: Incident, found: Findings, previously_loud: set[str]) -> Alert | None:
-    """Queue the alert this scan calls for, if any; record what the chat was told."""
-    loud = [k for k in found.keys if k not in found.silenced]
+    """Queue the alert this scan calls for, if any; record what the channels were told."""
+    loud = found.loud
     new_keys = [k for k in loud if k not in previously_loud]
     kind = _alert_kind(incident, found, loud, new_keys)
     # alerted_keys/alerted_severity describe what the chat was told and still
@@ -283,13 +414,25 @@ def _alert_if_due(incident: Incident, found: Findings, previously_loud: set[str]
             silenced=found.silenced,
             new_keys=set(new_keys),
             now=found.now,
+            runbooks=routing.runbooks(found.keys, found.conf),
+            omitted=found.omitted,
         )
-        alert = queue_alert(incident, kind=kind, text=text, dry_run=found.dry_run, now=found.now)
+        alert = _queue_routed(incident, found, kind, text)
         alerted_keys = set(loud)
         # The message shows the incident's severity (silenced issues included).
         alerted_severity = found.severity
         incident.last_alert_at = found.now
+    elif loud and incident.last_alert_at is not None:
+        alert = _escalate(incident, found)
     incident.alerted_keys = sorted(alerted_keys)
     incident.alerted_severity = alerted_severity
-    incident.save(update_fields=["alerted_keys", "alerted_severity", "last_alert_at"])
+    incident.save(
+        update_fields=[
+            "alerted_keys",
+            "alerted_severity",
+            "last_alert_at",
+            "fired_tiers",
+            "notified_channels",
+        ]
+    )
     return alert

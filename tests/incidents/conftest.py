@@ -210,3 +210,181 @@ def committed(django_capture_on_commit_callbacks):
             del connection.run_on_commit[start:]
 
     return block
+
+
+class Receiver:
+    """A loopback HTTP receiver (Slack or a webhook) answering from a script (default 200).
+
+    Answers: ("ok",), ("500",), ("302",) a redirect, ("429", seconds) with Retry-After,
+    ("slow", seconds) then 200.
+    """
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.script: list[tuple] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    action = receiver.script.pop(0) if receiver.script else ("ok",)
+                    receiver.requests.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers.items()),
+                            "raw": raw,
+                            "answer": action[0],
+                            "at": time.monotonic(),
+                        }
+                    )
+                kind = action[0]
+                if kind == "slow":
+                    time.sleep(action[1])
+                    kind = "ok"
+                headers = {}
+                status = 200
+                if kind == "429":
+                    status, headers = 429, {"Retry-After": str(action[1])}
+                elif kind == "302":
+                    status, headers = 302, {"Location": "http://127.0.0.1:9/elsewhere"}
+                elif kind != "ok":
+                    status = int(kind)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+
+    def answer(self, *actions: tuple) -> None:
+        with self.lock:
+            self.script.extend(actions)
+
+    @property
+    def accepted(self) -> list[dict]:
+        return [r for r in self.requests if r["answer"] in ("ok", "slow")]
+
+    def json(self, n: int = -1) -> dict:
+        return json.loads(self.requests[n]["raw"])
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def slack():
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def hook():
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+class Mailbox:
+    """A real SMTP server on loopback (aiosmtpd); `messages` are parsed e-mails."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.raw: list[bytes] = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                mailbox.raw.append(envelope.content)
+                return "250 OK"
+
+        from tests.processes import free_port
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    @property
+    def messages(self):
+        from email import message_from_bytes
+        from email.policy import default
+
+        return [message_from_bytes(raw, policy=default) for raw in self.raw]
+
+    def close(self):
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp(settings):
+    box = Mailbox()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = box.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    yield box
+    box.close()
+
+
+SLACK_URL_ENV = "TEST_SLACK_WEBHOOK_URL"
+HOOK_URL_ENV = "TEST_OPS_WEBHOOK_URL"
+HOOK_SECRET_ENV = "TEST_OPS_WEBHOOK_SECRET"
+HOOK_SECRET = "whsec-test-0123456789abcdef"
+
+
+@pytest.fixture
+def channel_config(settings, tmp_path, monkeypatch):
+    """`channel_config(doc)` writes configs/incidents.json in a fresh config dir."""
+    settings.CONFIG_DIR = tmp_path / "configs"
+    settings.CONFIG_DIR.mkdir()
+
+    def write(doc, **env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        path = settings.CONFIG_DIR / "incidents.json"
+        path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def three_channels(channel_config, slack, hook, smtp, settings):
+    """Slack, a signed webhook and e-mail, all at once (route default: every channel)."""
+    settings.TELEGRAM_TIMEOUT = 1.0
+    channel_config(
+        {
+            "channels": {
+                "chat": {"type": "slack", "url_env": SLACK_URL_ENV},
+                "hooks": {
+                    "type": "webhook",
+                    "url_env": HOOK_URL_ENV,
+                    "secret_env": HOOK_SECRET_ENV,
+                },
+                "oncall": {"type": "email", "to": ["oncall@example.com"]},
+            },
+            "runbooks": {"slo": "https://runbooks.example.com/slo"},
+        },
+        **{SLACK_URL_ENV: slack.url, HOOK_URL_ENV: hook.url, HOOK_SECRET_ENV: HOOK_SECRET},
+    )
+    return slack, hook, smtp

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from incidents import services
-from incidents.models import Alert
+from incidents.models import Alert, Delivery
 from tests.conftest import ROOT, free_port, subprocess_env
 from tests.incidents.conftest import BOT_TOKEN, CHAT_ID
 
@@ -51,7 +51,7 @@ def test_an_alert_is_retried_until_delivered_however_long_it_fails(scan, bot, si
     bot.answer(("500",))
     signals.slo()
     assert scan()["alert"]["status"] == "pending"
-    Alert.objects.update(attempts=299)  # as if 299 scans had failed to send it
+    Delivery.objects.update(attempts=299)  # as if 299 scans had failed to send it
     for _ in range(2):
         bot.answer(("500",))
         clock.advance(minutes=5)
@@ -148,7 +148,7 @@ def test_alert_held_by_another_sender_is_not_sent_twice(scan, bot, signals, cloc
     bot.answer(("500",))
     signals.slo()
     scan()
-    Alert.objects.update(claimed_until=clock() + dt.timedelta(seconds=30))
+    Delivery.objects.update(claimed_until=clock() + dt.timedelta(seconds=30))
     assert services.deliver_pending(now=clock()) == []
     assert len(bot.requests) == 1
     clock.advance(seconds=31)  # the holder died: its claim expires

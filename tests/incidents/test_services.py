@@ -274,6 +274,7 @@ def test_resolved_message_with_duration_then_a_new_episode(scan, bot, signals, c
 
     clock.advance(minutes=5)
     assert scan()["alerted"] is False  # still healthy: nothing
+    clock.advance(minutes=26)  # past INCIDENT_FLAP_MINUTES (30): not a flap
     signals.slo()
     again = scan()
     assert again["incident_id"] != opened["incident_id"]

@@ -372,7 +372,7 @@ def test_cost_selector_failure_is_invalid_not_a_crash(signals, monkeypatch):
 
 @pytest.mark.parametrize("char", ["a", "é", "🚨"])
 def test_fit_cuts_to_telegram_limit_in_utf16_units(char):
-    from incidents.telegram import MAX_MESSAGE, fit
+    from echopilot.channels.telegram import MAX_MESSAGE, fit
 
     text = char * 10_000
     cut = fit(text)

@@ -6,6 +6,7 @@ from typing import Any
 from echopilot.commands import AppCommand
 from echopilot.exceptions import Invalid
 from incidents import clock, selectors, services
+from incidents.services import routing
 from incidents.sources import parse_ts
 
 # Incidents `list` shows by default: a screenful (the API's default is larger).
@@ -24,6 +25,9 @@ class Command(AppCommand):
         "silence": "Mute alerts for an issue key until a time.",
         "silences": "List silences (active ones unless --all).",
         "unsilence": "End a silence now.",
+        "routes": "Show the configured channels and routes; --test SEVERITY KEY... shows "
+        "which channels a scan would use.",
+        "note": "Write a note on an incident.",
     }
 
     def args_scan(self, parser: ArgumentParser) -> None:
@@ -134,3 +138,43 @@ class Command(AppCommand):
         self.stdout.write(
             f"Silence #{silence['id']} ({silence['key']}) ended at {silence['until']}."
         )
+
+    def args_routes(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--test",
+            nargs="+",
+            metavar="ARG",
+            help="SEVERITY (MEDIUM or HIGH) then one or more issue keys, e.g. --test HIGH slo",
+        )
+
+    def do_routes(self, options: dict[str, Any]) -> None:
+        if options["test"]:
+            severity, *keys = options["test"]
+            if severity not in ("MEDIUM", "HIGH") or not keys:
+                raise Invalid("--test takes a severity (MEDIUM or HIGH) and at least one key.")
+            for line in routing.explain(severity=severity, keys=keys):
+                self.stdout.write(line)
+            return
+        conf = routing.config()
+        if not conf.channels:
+            self.stdout.write("No channel configured: alerts are dry runs.")
+        for name, channel in conf.channels.items():
+            self.stdout.write(f"channel {name:<16} {channel.describe()}")
+        for route in conf.routes:
+            match = {"severity": route.severity, "key_prefix": route.key_prefix}
+            shown = ", ".join(f"{k}={v}" for k, v in match.items() if v) or "everything"
+            tiers = "; ".join(
+                f"after {t.after_minutes:g} min: {', '.join(t.channels)}" for t in route.tiers
+            )
+            more = " (continue)" if route.cont else ""
+            self.stdout.write(f"route {route.index}: {shown}{more} -> {tiers}")
+        for check_id, problem in conf.problems:
+            self.stderr.write(f"{check_id}: {problem}")
+
+    def args_note(self, parser: ArgumentParser) -> None:
+        parser.add_argument("incident_id", type=int)
+        parser.add_argument("text")
+
+    def do_note(self, options: dict[str, Any]) -> None:
+        services.add_note(incident_id=options["incident_id"], text=options["text"], actor="cli")
+        self.stdout.write(f"Noted on incident #{options['incident_id']}.")
