@@ -84,4 +84,9 @@ def sync_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> No
     with_models = [a for a in global_apps.get_app_configs() if a.models_module is not None]
     if not with_models or sender.label != with_models[-1].label:
         return
-    sync_groups(kwargs.get("apps"), using=using)
+    apps = kwargs.get("apps")
+    try:
+        (apps or global_apps).get_model("auth", "Group")
+    except LookupError:
+        return  # a partial migrate that did not reach auth: the next full migrate syncs
+    sync_groups(apps, using=using)
