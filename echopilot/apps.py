@@ -6,4 +6,5 @@ class EchopilotConfig(AppConfig):
     verbose_name = "EchoPilot Ops"
 
     def ready(self):
+        import echopilot.security  # noqa: F401 - registers security checks and login limits
         from echopilot import access, checks, schema  # noqa: F401 - registers checks, schema, signals
