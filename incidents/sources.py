@@ -225,6 +225,7 @@ class SentinelScan:
     bytes_read: int = 0
     budget: int = 0  # bytes the walk may read (0: no limit)
     truncated: str = ""  # which budget ran out before the walk was done
+    other_types: int = 0  # warnings of types past the first MAX_TYPES
 
 
 def iter_lines_backwards(fh, size: int, scan: SentinelScan):
@@ -319,8 +320,10 @@ SENTINEL_BUDGET = Range(
 # and a scan stops at the first line older than the window, so this is only
 # reached by a flood of broken, undated or future-dated lines.
 MAX_SCAN_LINES = 100_000
-# Longest warning type kept (sentinel types are externally written text).
+# Longest warning type kept (sentinel types are externally written text), and
+# how many distinct types one scan reports (the rest are counted, not listed).
 MAX_TYPE = 200
+MAX_TYPES = 100
 
 
 def sentinel_budget() -> int:
@@ -350,6 +353,8 @@ def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]
         window_minutes=minutes,
         truncated=bool(scan.truncated),
     )
+    if scan.other_types:
+        report["other_warning_types"] = scan.other_types
     if scan.truncated:
         report["truncated_reason"] = scan.truncated + (
             f"; {size - scan.bytes_read} bytes before them not read, and no line older "
@@ -358,7 +363,9 @@ def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]
     if not scan.types:
         return []
     types = sorted(scan.types)
-    return [Issue("ops", f"System warnings: {', '.join(types)}", [f"ops:{t}" for t in types])]
+    more = f" (+{scan.other_types} of other types)" if scan.other_types else ""
+    detail = f"System warnings: {', '.join(types)}{more}"
+    return [Issue("ops", detail, [f"ops:{t}" for t in types])]
 
 
 def _walk(fh, size: int, scan: SentinelScan, now: dt.datetime, minutes: float) -> None:
@@ -386,7 +393,12 @@ def _walk(fh, size: int, scan: SentinelScan, now: dt.datetime, minutes: float) -
         found = _warning_types(line) if when >= since else []
         if found:
             scan.warnings += 1
-            scan.types.update(single_line(w, limit=MAX_TYPE) for w in found)
+            for warning in found[:MAX_TYPES]:
+                kind = single_line(warning, limit=MAX_TYPE)
+                if kind in scan.types or len(scan.types) < MAX_TYPES:
+                    scan.types.add(kind)
+                else:
+                    scan.other_types += 1
 
 
 def read_cost() -> tuple[list[Issue], dict]:

@@ -109,3 +109,13 @@ def test_too_many_labels_or_non_text_annotations_are_refused(api):
     payload["alerts"][0]["annotations"] = {"value": 3}
     response = api.post("/api/incidents/alertmanager", payload, format="json")
     assert response.status_code == 400 and "annotations" in response.json()["detail"]
+
+
+def test_a_scan_lists_at_most_100_warning_types(signals, clock):
+    signals.ops(*[f"type{i:03d}" for i in range(150)])
+    path = signals.path("ops_sentinel.ndjson")
+    report: dict = {}
+    (issue,) = sources.read_ops_sentinel(path, clock(), report)
+    assert len(issue.keys) == 100
+    assert report["other_warning_types"] == 50
+    assert issue.detail.endswith("(+50 of other types)")
