@@ -239,13 +239,9 @@ def iter_lines_backwards(fh, size: int, scan: SentinelScan):
     carry = b""  # the start of the line we are in the middle of (its later part)
     overlong = False  # the current line already passed MAX_LINE
     while pos > 0:
-        if scan.budget and scan.bytes_read >= scan.budget:
-            # Whatever the file holds (broken, undated, future-dated lines), a
-            # scan reads at most the budget; the line cut in half is dropped.
-            scan.truncated = (
-                f"read budget of {scan.budget} bytes (INCIDENT_OPS_SENTINEL_MAX_BYTES) used up"
-            )
-            return
+        if scan.budget and scan.bytes_read >= scan.budget:  # whatever the file holds
+            scan.truncated = f"read budget of {scan.budget} bytes (INCIDENT_OPS_SENTINEL_MAX_BYTES)"
+            return  # the line cut in half is dropped
         step = min(BLOCK, pos)
         pos -= step
         fh.seek(pos)
@@ -283,9 +279,7 @@ def iter_lines_backwards(fh, size: int, scan: SentinelScan):
 
 def _parse_line(raw: bytes, scan: SentinelScan) -> tuple[dict, dt.datetime] | None:
     """Return a sentinel line and its time; count it as broken and return None if unusable."""
-    if b'"ts_iso"' not in raw:
-        # No time, so unusable whatever else it holds: skip the JSON parse (a
-        # file of `{}` lines is read at the speed of a substring search).
+    if b'"ts_iso"' not in raw:  # no time, unusable whatever else it holds: skip the parse
         scan.broken_lines += 1
         return None
     try:
@@ -316,14 +310,9 @@ def _warning_types(line: dict) -> list[str]:
 SENTINEL_BUDGET = Range(
     "incidents.E019", BLOCK, 1024**3, "bytes", above_minimum=False, default=8 * 1024 * 1024
 )
-# Lines a sentinel scan parses at most: real warnings are a few hundred bytes
-# and a scan stops at the first line older than the window, so this is only
-# reached by a flood of broken, undated or future-dated lines.
-MAX_SCAN_LINES = 100_000
-# Longest warning type kept (sentinel types are externally written text), and
-# how many distinct types one scan reports (the rest are counted, not listed).
-MAX_TYPE = 200
-MAX_TYPES = 100
+# Lines a scan parses at most (only a flood of broken/undated/future lines gets there),
+# longest warning type kept, distinct types reported (the rest counted, not listed).
+MAX_SCAN_LINES, MAX_TYPE, MAX_TYPES = 100_000, 200, 100
 
 
 def sentinel_budget() -> int:
@@ -356,10 +345,8 @@ def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]
     if scan.other_types:
         report["other_warning_types"] = scan.other_types
     if scan.truncated:
-        report["truncated_reason"] = scan.truncated + (
-            f"; {size - scan.bytes_read} bytes before them not read, and no line older "
-            "than the window was reached"
-        )
+        report["truncated_reason"] = f"{scan.truncated} used up; {size - scan.bytes_read} "
+        report["truncated_reason"] += "bytes not read, no line older than the window reached"
     if not scan.types:
         return []
     types = sorted(scan.types)
@@ -378,7 +365,7 @@ def _walk(fh, size: int, scan: SentinelScan, now: dt.datetime, minutes: float) -
         if not raw:
             continue
         if scan.lines_read >= MAX_SCAN_LINES:
-            scan.truncated = f"line budget of {MAX_SCAN_LINES} lines used up"
+            scan.truncated = f"line budget of {MAX_SCAN_LINES} lines"
             return
         scan.lines_read += 1
         parsed = _parse_line(raw, scan)
