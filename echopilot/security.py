@@ -26,6 +26,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from echopilot.cache import LocalFallback
+from echopilot.text import single_line
 
 logger = logging.getLogger("echopilot.security")
 
@@ -142,7 +143,8 @@ def _on_login_failed(
                 "security: admin logins refused for %d minutes for %s %s after %d failures",
                 limit.lock // 60,
                 what or "address",
-                username if what else address,
+                # Typed by whoever tries: one line, cut, so it cannot forge log lines.
+                single_line(username if what else address, limit=150),
                 limit.limit,
             )
 
@@ -162,7 +164,10 @@ class RateLimitedModelBackend(ModelBackend):
         name = username if username is not None else kwargs.get("username", "")
         if login_locked_for(request, str(name or "")):
             # PermissionDenied ends the backend chain: the right password fails too.
-            logger.warning("security: refused a login for %r (too many failures)", name)
+            logger.warning(
+                "security: refused a login for %s (too many failures)",
+                single_line(str(name or ""), limit=150),
+            )
             raise PermissionDenied("too many failed logins")
         return super().authenticate(request, username=username, password=password, **kwargs)
 

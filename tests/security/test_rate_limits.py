@@ -126,3 +126,11 @@ def test_keyless_requests_are_not_throttled_when_throttling_is_off(settings):
     settings.API_THROTTLE_RATE = ""
     client = Client(REMOTE_ADDR="10.6.6.6")
     assert {client.get("/api/ping").status_code for _ in range(20)} == {401}
+
+
+def test_a_username_cannot_forge_log_lines(caplog):
+    with caplog.at_level(logging.WARNING, logger="echopilot.security"):
+        for _ in range(10):
+            login(Client(REMOTE_ADDR="10.3.3.3"), "x\nsecurity: all clear", "wrong")
+    (record,) = [r for r in caplog.records if "username" in r.getMessage()]
+    assert "\n" not in record.getMessage() and "x security: all clear" in record.getMessage()
