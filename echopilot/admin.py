@@ -240,3 +240,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/echopilot/apikey/confirm.html", context)
+
+
+# Security (docs/security.md): Django-Q2's pages without code execution, and
+# admin logins limited per username and client address.
+def _harden_admin() -> None:
+    from echopilot import security, taskadmin
+
+    taskadmin.install(admin.site)
+    admin.site.login_form = security.LoginForm
+
+
+_harden_admin()

@@ -10,6 +10,7 @@ class EchopilotConfig(AppConfig):
         import echopilot.datachecks  # checks of retention, rotation, backups
         import echopilot.files
         import echopilot.retention  # registers the core's retention kinds
+        import echopilot.security  # registers the security checks and login limits
         from echopilot import access, checks, schema  # noqa: F401 - registers checks, schema, signals
 
         echopilot.files.prepare_sqlite()  # 0600 before SQLite opens it and makes WAL/SHM

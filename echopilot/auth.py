@@ -135,10 +135,17 @@ class DashKeyAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[ApiClient, None] | None:
+        # An address over its budget of keyless or failed requests is refused
+        # before its key is looked at: guessing keys gets nowhere.
+        FailedKeyThrottle().check(request)
         key = presented_key(request)
         if key is None:
-            return None
-        return self.authenticate_credentials(key), None
+            return None  # HasScope refuses it (401) and counts it
+        try:
+            return self.authenticate_credentials(key), None
+        except exceptions.AuthenticationFailed:
+            FailedKeyThrottle().record(request)
+            raise
 
     def authenticate_credentials(self, key: bytes) -> ApiClient:
         digest = hashlib.sha256(key).digest()
@@ -183,6 +190,7 @@ class HasScope(permissions.BasePermission):
             return check_scope(user, view, request)
         if not is_configured():
             raise NotConfigured()
+        FailedKeyThrottle().record(request)
         raise exceptions.NotAuthenticated("Send the dashboard key in the X-Dash-Key header.")
 
 
@@ -246,3 +254,47 @@ class DashKeyThrottle(throttling.SimpleRateThrottle):
         user = request.user
         ident = f"key:{user.label}" if isinstance(user, ApiClient) else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class FailedKeyThrottle(throttling.SimpleRateThrottle):
+    """Rate-limit requests without a valid key per client address (`API_THROTTLE_RATE`).
+
+    A keyless or refused request is counted (`record`); once an address has
+    used its rate, its requests get 429 before any key is checked (`check`),
+    the right key included, until the window moves on. Off while
+    `API_THROTTLE_RATE` is empty. The address is `security.client_address`
+    (REMOTE_ADDR unless TRUSTED_PROXY_COUNT says otherwise).
+    """
+
+    scope = "nokey"
+    cache = LocalFallback()  # type: ignore[assignment]  # duck-types get/set
+
+    def get_rate(self) -> str | None:
+        return settings.API_THROTTLE_RATE or None
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        from echopilot.security import client_address
+
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+    def _load(self, request: Request) -> bool:
+        """Read this address's recent history; return False when throttling is off."""
+        self.rate = self.get_rate()
+        if self.rate is None:
+            return False
+        num_requests, duration = self.parse_rate(self.rate)
+        self.num_requests, self.duration = num_requests, duration
+        self.key = self.get_cache_key(request, None)
+        self.now = self.timer()
+        self.history = [t for t in self.cache.get(self.key, []) if t > self.now - (duration or 0)]
+        return True
+
+    def check(self, request: Request) -> None:
+        """Raise 429 if this address has used up its keyless/failed requests."""
+        if self._load(request) and len(self.history) >= (self.num_requests or 0):
+            raise exceptions.Throttled(self.wait())
+
+    def record(self, request: Request) -> None:
+        """Count one keyless or failed request of this address."""
+        if self._load(request):
+            self.throttle_success()

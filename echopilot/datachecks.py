@@ -44,6 +44,6 @@ def env_file_private(app_configs, **kwargs):
         Warning(
             f"{path.name} holds secrets and is readable by others (mode {stat.S_IMODE(mode):04o}).",
             hint=f"chmod 600 {path}",
-            id="echopilot.W101",
+            id="echopilot.W102",
         )
     ]

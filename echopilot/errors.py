@@ -51,6 +51,7 @@ CODES = [
 
 # Domain error kind -> HTTP status; the most specific class listed first.
 STATUSES: list[tuple[type[domain.ServiceError], int]] = [
+    (domain.TooLarge, 413),
     (domain.Invalid, 400),
     (domain.NotFound, 404),
     (domain.Conflict, 409),

@@ -35,6 +35,13 @@ class Invalid(ServiceError):
     exit_code = 2
 
 
+class TooLarge(Invalid):
+    """The input is over a size limit (HTTP 413): too many items, too much text."""
+
+    code = "payload_too_large"
+    default_detail = "The input is over a size limit."
+
+
 class NotFound(ServiceError):
     """The thing named does not exist (HTTP 404)."""
 

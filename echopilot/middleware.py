@@ -1,11 +1,13 @@
-"""Request checks that come before any view: under /api/ and /ofrep/ they
-answer in the JSON error format instead of Django's HTML pages."""
+"""Request checks that come before any view (under /api/ and /ofrep/ they
+answer in the JSON error format instead of Django's HTML pages), and the
+security headers every response gets (docs/security.md)."""
 
 from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control
 
 from echopilot.errors import error_body, wants_json
 
@@ -57,3 +59,95 @@ def refuse(request: HttpRequest, code: str, detail: str, status: int) -> JsonRes
         body = {"errorCode": "GENERAL", "errorDetails": detail}
         return JsonResponse(body, status=status)
     return JsonResponse(error_body(code, detail), status=status)
+
+
+# Browsers keep one site's cookies far below this (a session and a CSRF cookie
+# take about 100 bytes). Python's `http.cookies` unquoting, which Django runs on
+# every cookie, is quadratic before 3.11.10/3.12.6 (CVE-2024-7592), and gunicorn
+# joins repeated Cookie headers into one: without this cap 20 headers of 8 KB of
+# backslashes keep a worker busy for half a minute.
+MAX_COOKIE_BYTES = 8 * 1024
+# Even 8 KB of backslashes takes a vulnerable interpreter 0.35 s to unquote;
+# 256 escapes take about a millisecond. Cookies set by Django (session, CSRF,
+# messages) hold none.
+MAX_COOKIE_ESCAPES = 256
+
+COOKIE_REFUSAL_HTML = (
+    "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+    "<title>431 Request Header Fields Too Large</title></head><body>"
+    "<h1>Request Header Fields Too Large</h1>"
+    "<p>Your browser sent more than {limit} bytes of cookies for this site. "
+    "Delete this site's cookies and try again.</p></body></html>"
+)
+
+
+class CookieGuard:
+    """Refuse (431) a request whose Cookie headers exceed `MAX_COOKIE_BYTES` in total,
+    or hold more than `MAX_COOKIE_ESCAPES` backslashes.
+
+    First in MIDDLEWARE: it looks only at the raw `HTTP_COOKIE` WSGI value (a
+    `len()` of latin-1 text, so characters are bytes, and a count) and never
+    parses it, so the refusal costs the same whatever the cookies hold.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw = request.META.get("HTTP_COOKIE", "")
+        detail = ""
+        if len(raw) > MAX_COOKIE_BYTES:
+            detail = (
+                f"The request carries {len(raw)} bytes of cookies; the limit is {MAX_COOKIE_BYTES}."
+            )
+        elif raw.count("\\") > MAX_COOKIE_ESCAPES:
+            detail = f"The cookies hold over {MAX_COOKIE_ESCAPES} backslash escapes."
+        if detail:
+            if wants_json(request):
+                return refuse(request, "cookies_too_large", detail, 431)
+            html = COOKIE_REFUSAL_HTML.format(limit=MAX_COOKIE_BYTES)
+            return HttpResponse(html, status=431, content_type="text/html; charset=utf-8")
+        return self.get_response(request)
+
+
+# Admin and API docs pages: scripts only from this site's files (Swagger UI's
+# bootstrap script is served by the docs view itself, `?script`); styles may be
+# inline (Swagger UI and Redoc set style attributes); Redoc runs a blob: worker.
+PAGE_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+# JSON is never a page: nothing may load from it or frame it.
+DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+class SecurityHeaders:
+    """Add `Cache-Control: no-store` under /api/ and /ofrep/, and a Content-Security-Policy.
+
+    Keyed answers (flags, incidents, costs) must not be kept by a browser or a
+    shared cache. HTML pages (admin, API docs) get `PAGE_POLICY`, every other
+    response `DATA_POLICY`; a view that sets its own policy keeps it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if wants_json(request):
+            patch_cache_control(response, no_store=True)
+        if "Content-Security-Policy" not in response:
+            html = response.get("Content-Type", "").startswith("text/html")
+            response["Content-Security-Policy"] = PAGE_POLICY if html else DATA_POLICY
+        return response

@@ -119,6 +119,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # 431 for over 8 KB of cookies, before anything parses them (docs/security.md).
+    "echopilot.middleware.CookieGuard",
+    # Cache-Control: no-store on the API; Content-Security-Policy on every response.
+    "echopilot.middleware.SecurityHeaders",
     "django.middleware.security.SecurityMiddleware",
     # JSON 413/400 under /api/ for an over-limit body or a query that is not UTF-8.
     "echopilot.middleware.ApiRequestGuard",
@@ -232,6 +236,13 @@ Q_CLUSTER = {
 Q_CLUSTER["orm"] = "default"
 
 # --- Auth, i18n, static -----------------------------------------------------
+# Admin logins: 10 failures per username or client address in 15 minutes lock
+# it for 15 minutes (echopilot.security).
+AUTHENTICATION_BACKENDS = ["echopilot.security.RateLimitedModelBackend"]
+# Reverse proxies in front that append the client to X-Forwarded-For; 0: trust
+# REMOTE_ADDR only (login limits and API throttles key on the client address).
+TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -285,6 +296,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "echopilot.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # X-Forwarded-For is trusted only as far as TRUSTED_PROXY_COUNT says.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -353,6 +366,8 @@ INCIDENT_REPEAT_MINUTES = _float("INCIDENT_REPEAT_MINUTES", 240.0)
 INCIDENT_SLO_REPORT_PATH = _str("INCIDENT_SLO_REPORT_PATH", "")
 INCIDENT_PAYOUT_RECON_PATH = _str("INCIDENT_PAYOUT_RECON_PATH", "")
 INCIDENT_OPS_SENTINEL_PATH = _str("INCIDENT_OPS_SENTINEL_PATH", "")
+# Bytes a scan reads at most from the end of the sentinel file (reported `truncated`).
+INCIDENT_OPS_SENTINEL_MAX_BYTES = _int("INCIDENT_OPS_SENTINEL_MAX_BYTES", 8 * 1024 * 1024)
 INCIDENT_PRODUCTION_ALERTS_PATH = _str("INCIDENT_PRODUCTION_ALERTS_PATH", "")
 TELEGRAM_BOT_TOKEN = _str("TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_CHAT_ID = _str("TELEGRAM_CHAT_ID", "")

@@ -4,7 +4,11 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import extend_schema, inline_serializer
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
@@ -153,8 +157,12 @@ class SchemaView(JsonErrorsMixin, SpectacularAPIView):
     required_scope = "read"
 
 
-class DocsView(JsonErrorsMixin, SpectacularSwaggerView):
-    """Swagger UI, served from local static files."""
+class DocsView(JsonErrorsMixin, SpectacularSwaggerSplitView):
+    """Swagger UI, served from local static files.
+
+    The split view serves its start-up script from `?script` instead of inline,
+    so the page works under the Content-Security-Policy `script-src 'self'`.
+    """
 
     authentication_classes = DOCS_AUTH
     permission_classes = DOCS_PERMISSIONS
@@ -163,6 +171,9 @@ class DocsView(JsonErrorsMixin, SpectacularSwaggerView):
 
 class RedocView(JsonErrorsMixin, SpectacularRedocView):
     """Redoc, served from local static files."""
+
+    # drf-spectacular's page also loads Google Fonts, which the CSP refuses.
+    template_name = "echopilot/redoc.html"
 
     authentication_classes = DOCS_AUTH
     permission_classes = DOCS_PERMISSIONS

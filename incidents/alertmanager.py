@@ -4,7 +4,20 @@ import datetime as dt
 import hashlib
 import json
 
+from echopilot.exceptions import TooLarge
+from echopilot.text import cut_utf8, single_line
 from incidents.sources import parse_ts, to_utc
+
+# Bounds of one webhook (docs/security.md). Alertmanager groups alerts by
+# receiver and sends each group; 1,000 firing alerts in one group is an outage
+# of the alerting itself, not something to store row by row.
+MAX_ALERTS = 1000
+# Per alert: label and annotation count and name length (a payload over these
+# is refused, 400), and value size: longer values are cut to 1 KiB (UTF-8) and
+# marked with "…", so a long description never costs the alert itself.
+MAX_FIELDS = 100
+MAX_FIELD_NAME = 200
+MAX_VALUE_BYTES = 1024
 
 
 class PayloadError(ValueError):
@@ -43,6 +56,11 @@ def parse_webhook(payload) -> list[dict]:
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
         raise PayloadError("'alerts' is missing or not a list.")
+    if len(alerts) > MAX_ALERTS:
+        raise TooLarge(
+            f"The payload holds {len(alerts)} alerts; at most {MAX_ALERTS} are accepted "
+            "in one webhook (lower group_limit or split the route)."
+        )
     parsed = []
     for i, item in enumerate(alerts):
         where = f"alerts[{i}]"
@@ -51,18 +69,14 @@ def parse_webhook(payload) -> list[dict]:
         status = item.get("status")
         if status not in ("firing", "resolved"):
             raise PayloadError(f"{where}.status: must be 'firing' or 'resolved'.")
-        labels = item.get("labels")
-        if not isinstance(labels, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
-        ):
-            raise PayloadError(f"{where}.labels: must be an object of strings.")
-        name = labels.get("alertname", "").strip()
+        raw_labels = item.get("labels")
+        labels = _strings(raw_labels, f"{where}.labels")
+        name = labels.get("alertname", "")
         if not name:
             raise PayloadError(f"{where}.labels.alertname: missing.")
-        annotations = item.get("annotations") or {}
-        if not isinstance(annotations, dict):
-            raise PayloadError(f"{where}.annotations: must be an object.")
-        fingerprint = item.get("fingerprint") or _fingerprint(labels)
+        annotations = _strings(item.get("annotations") or {}, f"{where}.annotations")
+        # Computed from the labels as sent, so a resolved alert matches its firing one.
+        fingerprint = item.get("fingerprint") or _fingerprint(raw_labels)
         if not isinstance(fingerprint, str) or len(fingerprint) > 200:
             raise PayloadError(f"{where}.fingerprint: must be a short string.")
         parsed.append(
@@ -78,3 +92,24 @@ def parse_webhook(payload) -> list[dict]:
             }
         )
     return parsed
+
+
+def _strings(mapping, where: str) -> dict[str, str]:
+    """Return labels or annotations as single-line strings, values cut to 1 KiB.
+
+    Control characters (newlines included) become spaces, so no label can
+    forge a line in an alert message; a value over MAX_VALUE_BYTES is cut.
+    """
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
+        raise PayloadError(f"{where}: must be an object of strings.")
+    if len(mapping) > MAX_FIELDS:
+        raise PayloadError(f"{where}: {len(mapping)} entries; at most {MAX_FIELDS}.")
+    clean = {}
+    for key, value in mapping.items():
+        if len(key) > MAX_FIELD_NAME:
+            raise PayloadError(f"{where}: a name is over {MAX_FIELD_NAME} characters.")
+        # Cut first (bounded work), then clean: the result stays within the limit.
+        clean[single_line(key)] = single_line(cut_utf8(value, MAX_VALUE_BYTES))
+    return clean

@@ -6,12 +6,13 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 
 from echopilot.limits import range_errors
-from incidents import limits
+from incidents import limits, sources
 
 
 @register()
 def incident_settings(app_configs=None, **kwargs):
     problems = range_errors(limits.LIMITS)
+    problems += range_errors({"INCIDENT_OPS_SENTINEL_MAX_BYTES": sources.SENTINEL_BUDGET})
     base = urlsplit(getattr(settings, "TELEGRAM_API_BASE", "") or "")
     if base.scheme not in ("http", "https") or not base.netloc:
         problems.append(Error("TELEGRAM_API_BASE must be an http(s) URL.", id="incidents.E011"))

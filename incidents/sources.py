@@ -16,7 +16,9 @@ from django.conf import settings
 
 from costs import selectors as cost_selectors
 from echopilot import status
+from echopilot.limits import Range, clamped
 from echopilot.secrets import redact
+from echopilot.text import single_line
 from incidents import limits
 
 # Longest ops_sentinel line considered; longer ones are skipped and counted.
@@ -179,7 +181,8 @@ def read_production_alerts(path: Path, report: dict) -> list[str]:
             skipped += 1
             continue
         if str(item.get("severity", "")).lower() == "critical":
-            names.append(item["name"].strip())
+            # Control characters replaced: a name cannot forge lines in an alert.
+            names.append(single_line(item["name"], limit=200))
     report["active"] = len(active)
     if skipped:
         report["skipped_entries"] = skipped
@@ -220,18 +223,25 @@ class SentinelScan:
     broken_lines: int = 0
     future_lines: int = 0
     bytes_read: int = 0
+    budget: int = 0  # bytes the walk may read (0: no limit)
+    truncated: str = ""  # which budget ran out before the walk was done
+    other_types: int = 0  # warnings of types past the first MAX_TYPES
 
 
 def iter_lines_backwards(fh, size: int, scan: SentinelScan):
     """Yield complete lines (bytes) from the end of `fh` towards its start.
 
     Memory stays bounded by BLOCK + MAX_LINE: a line that grows past MAX_LINE
-    is dropped while it is still being assembled and counted as long.
+    is dropped while it is still being assembled and counted as long. The walk
+    stops once `scan.budget` bytes are read, setting `scan.truncated`.
     """
     pos = size
     carry = b""  # the start of the line we are in the middle of (its later part)
     overlong = False  # the current line already passed MAX_LINE
     while pos > 0:
+        if scan.budget and scan.bytes_read >= scan.budget:  # whatever the file holds
+            scan.truncated = f"read budget of {scan.budget} bytes (INCIDENT_OPS_SENTINEL_MAX_BYTES)"
+            return  # the line cut in half is dropped
         step = min(BLOCK, pos)
         pos -= step
         fh.seek(pos)
@@ -269,6 +279,9 @@ def iter_lines_backwards(fh, size: int, scan: SentinelScan):
 
 def _parse_line(raw: bytes, scan: SentinelScan) -> tuple[dict, dt.datetime] | None:
     """Return a sentinel line and its time; count it as broken and return None if unusable."""
+    if b'"ts_iso"' not in raw:  # no time, unusable whatever else it holds: skip the parse
+        scan.broken_lines += 1
+        return None
     try:
         line = json.loads(raw)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
@@ -293,37 +306,32 @@ def _warning_types(line: dict) -> list[str]:
     return found
 
 
+# Bytes a sentinel scan reads at most, from the end (INCIDENT_OPS_SENTINEL_MAX_BYTES).
+SENTINEL_BUDGET = Range(
+    "incidents.E019", BLOCK, 1024**3, "bytes", above_minimum=False, default=8 * 1024 * 1024
+)
+# Lines a scan parses at most (only a flood of broken/undated/future lines gets there),
+# longest warning type kept, distinct types reported (the rest counted, not listed).
+MAX_SCAN_LINES, MAX_TYPE, MAX_TYPES = 100_000, 200, 100
+
+
+def sentinel_budget() -> int:
+    """Return how many bytes from its end a sentinel scan may read."""
+    return int(clamped("INCIDENT_OPS_SENTINEL_MAX_BYTES", SENTINEL_BUDGET))
+
+
 def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]:
     """Collect warning types newer than the window, walking the file from its end."""
     minutes = limits.value("OPS_WARNING_WINDOW_MINUTES")
-    since = now - dt.timedelta(minutes=minutes)
-    latest = now + FUTURE_SLACK
-    stop_before = since - ORDER_SLACK
-    scan = SentinelScan()
+    scan = SentinelScan(budget=sentinel_budget())
     try:
         fh = path.open("rb")
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror}") from None
     with fh:
         size = os.fstat(fh.fileno()).st_size
-        for raw in iter_lines_backwards(fh, size, scan):
-            raw = raw.strip()
-            if not raw:
-                continue
-            scan.lines_read += 1
-            parsed = _parse_line(raw, scan)
-            if parsed is None:
-                continue
-            line, when = parsed
-            if when > latest:
-                scan.future_lines += 1
-                continue
-            if when < stop_before:
-                break
-            found = _warning_types(line) if when >= since else []
-            if found:
-                scan.warnings += 1
-                scan.types.update(w.strip() for w in found)
+        _walk(fh, size, scan, now, minutes)
+    scan.types.discard("")
     report.update(
         lines_read=scan.lines_read,
         warnings=scan.warnings,
@@ -332,11 +340,52 @@ def read_ops_sentinel(path: Path, now: dt.datetime, report: dict) -> list[Issue]
         skipped_future_lines=scan.future_lines,
         bytes_read=scan.bytes_read,
         window_minutes=minutes,
+        truncated=bool(scan.truncated),
     )
+    if scan.other_types:
+        report["other_warning_types"] = scan.other_types
+    if scan.truncated:
+        report["truncated_reason"] = f"{scan.truncated} used up; {size - scan.bytes_read} "
+        report["truncated_reason"] += "bytes not read, no line older than the window reached"
     if not scan.types:
         return []
     types = sorted(scan.types)
-    return [Issue("ops", f"System warnings: {', '.join(types)}", [f"ops:{t}" for t in types])]
+    more = f" (+{scan.other_types} of other types)" if scan.other_types else ""
+    detail = f"System warnings: {', '.join(types)}{more}"
+    return [Issue("ops", detail, [f"ops:{t}" for t in types])]
+
+
+def _walk(fh, size: int, scan: SentinelScan, now: dt.datetime, minutes: float) -> None:
+    """Read lines from the end until one is older than the window or a budget runs out."""
+    since = now - dt.timedelta(minutes=minutes)
+    latest = now + FUTURE_SLACK
+    stop_before = since - ORDER_SLACK
+    for raw in iter_lines_backwards(fh, size, scan):
+        raw = raw.strip()
+        if not raw:
+            continue
+        if scan.lines_read >= MAX_SCAN_LINES:
+            scan.truncated = f"line budget of {MAX_SCAN_LINES} lines"
+            return
+        scan.lines_read += 1
+        parsed = _parse_line(raw, scan)
+        if parsed is None:
+            continue
+        line, when = parsed
+        if when > latest:
+            scan.future_lines += 1
+            continue
+        if when < stop_before:
+            return
+        found = _warning_types(line) if when >= since else []
+        if found:
+            scan.warnings += 1
+            for warning in found[:MAX_TYPES]:
+                kind = single_line(warning, limit=MAX_TYPE)
+                if kind in scan.types or len(scan.types) < MAX_TYPES:
+                    scan.types.add(kind)
+                else:
+                    scan.other_types += 1
 
 
 def read_cost() -> tuple[list[Issue], dict]:

@@ -57,8 +57,8 @@ def test_check_deploy_warns_when_env_is_readable_by_others(settings, tmp_path):
     for bits, warned in [(0o644, True), (0o640, True), (0o600, False), (0o400, False)]:
         env.chmod(bits)
         ids = [m.id for m in run_checks(include_deployment_checks=True)]
-        assert ("echopilot.W101" in ids) is warned, oct(bits)
-    assert "echopilot.W101" not in [m.id for m in run_checks()]  # only with --deploy
+        assert ("echopilot.W102" in ids) is warned, oct(bits)
+    assert "echopilot.W102" not in [m.id for m in run_checks()]  # only with --deploy
 
 
 PROBE = textwrap.dedent(

@@ -39,7 +39,14 @@ def manage(settings, *args, **env):
 @pytest.mark.external
 @pytest.mark.django_db
 def test_production_settings_pass_check_deploy(settings):
+    from echopilot.security import cookies_vulnerable
+
     result = manage(settings, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    if cookies_vulnerable():
+        # The one warning settings cannot fix: this interpreter needs an upgrade.
+        assert "echopilot.W101" in result.stderr
+        assert "identified 1 issue" in result.stderr + result.stdout, result.stderr
+        return
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
 
