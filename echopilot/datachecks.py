@@ -38,8 +38,8 @@ def env_file_private(app_configs, **kwargs):
         mode = path.stat().st_mode
     except OSError:
         return []
-    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return []
+    if not stat.S_ISREG(mode) or not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return []  # a device such as /dev/null holds no secrets
     return [
         Warning(
             f"{path.name} holds secrets and is readable by others (mode {stat.S_IMODE(mode):04o}).",
