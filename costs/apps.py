@@ -7,3 +7,7 @@ class CostsConfig(AppConfig):
 
     def ready(self):
         from costs import checks  # noqa: F401 - registers the system checks
+        from costs.metrics import monthly_usd
+        from echopilot import metrics
+
+        metrics.provide("echopilot_cost_monthly_usd", monthly_usd)

@@ -119,6 +119,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: counts every response by route name and logs it (LOG_FORMAT=json).
+    "echopilot.metrics.RequestMetrics",
     "django.middleware.security.SecurityMiddleware",
     # JSON 413/400 under /api/ for an over-limit body or a query that is not UTF-8.
     "echopilot.middleware.ApiRequestGuard",
@@ -296,23 +298,44 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging: to stderr, with secrets masked in every record -----------------
+# text (human-readable) or json: one JSON object per line (echopilot.logs).
+LOG_FORMAT = _str("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    INVALID_SETTINGS["LOG_FORMAT"] = f"LOG_FORMAT={LOG_FORMAT!r} is not text or json"
+    LOG_FORMAT = "text"
+LOG_LEVEL = _str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "echopilot.secrets.RedactFilter"}},
+    "formatters": {"json": {"()": "echopilot.logs.JsonFormatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["redact"],
+            "formatter": "json" if LOG_FORMAT == "json" else None,
         }
     },
-    "root": {"handlers": ["console"], "level": _str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Request lines can carry URLs with tokens; keep them at WARNING.
         "django.server": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # Django-Q2 brings its own plain handler unless its logger has one.
+        **(
+            {"django-q": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}}
+            if LOG_FORMAT == "json"
+            else {}
+        ),
     },
 }
+
+# --- Metrics (GET /metrics, echopilot.metrics) -------------------------------
+# Off: no request is counted and /metrics answers 404.
+METRICS_ENABLED = _bool("METRICS_ENABLED", True)
+# Where every process writes its figures (prometheus_client multiprocess mode);
+# bin/run creates and empties one. Unset: /metrics shows this process only.
+PROMETHEUS_MULTIPROC_DIR = _str("PROMETHEUS_MULTIPROC_DIR", "")
 
 # --- App settings (read by the apps at call time as settings.X) ---------------
 # support: IMAP digest. No host/user/password means dry-run.

@@ -11,3 +11,8 @@ class IncidentsConfig(AppConfig):
         from incidents.status import probe_telegram
 
         register_probe("telegram", probe_telegram)
+        from echopilot import metrics
+        from incidents import metrics as gauges
+
+        metrics.provide("echopilot_incident_open", gauges.open_by_severity)
+        metrics.provide("echopilot_alerts_pending", gauges.alerts_pending)

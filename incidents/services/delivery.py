@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from echopilot import mirror
+from echopilot import metrics, mirror
 from echopilot.secrets import redact
 from incidents import clock, limits, telegram
 from incidents.models import Alert
@@ -56,6 +56,7 @@ def deliver_pending(*, now: dt.datetime | None = None) -> list[int]:
         if not claimed:
             break  # another scan is sending this queue right now
         result = telegram.send(alert.text, sleep=clock.sleep)
+        metrics.alert_attempted("telegram", result.ok)
         _record_attempt(alert, result, now=clock.now())
         if not result.ok:
             break
