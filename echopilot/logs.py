@@ -48,7 +48,8 @@ class JsonFormatter(logging.Formatter):
         }
         for name in FIELDS:
             if name in record.__dict__:
-                line[name] = record.__dict__[name]
+                value = record.__dict__[name]
+                line[name] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             line["exc"] = redact(self.formatException(record.exc_info))
         elif record.exc_text:
