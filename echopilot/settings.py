@@ -279,7 +279,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["echopilot.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["echopilot.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "echopilot.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "echopilot.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -199,7 +199,7 @@ class MetricsView(JsonErrorsMixin, APIView):
     """
 
     required_scope = "metrics"
-    renderer_classes = [PrometheusRenderer, JSONRenderer]
+    renderer_classes = [PrometheusRenderer]  # errors: JSON (JsonErrorsMixin)
     content_negotiation_class = FirstRenderer
 
     @extend_schema(
