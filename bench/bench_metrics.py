@@ -11,7 +11,7 @@ import tempfile
 from bench.common import gunicorn, manage, workspace, wrk
 
 TARGET = 0.9  # metrics on, of the requests per second with metrics off
-ROUNDS = 3
+ROUNDS = 5
 LOAD = ["-t2", "-c32", "-d4s"]
 PATHS = ["/api/ping", "/api/flags/get"]
 
@@ -24,8 +24,9 @@ def compare(on: str, off: str) -> list[str]:
     print(f"  {'endpoint':38} {'off req/s':>10} {'on req/s':>10} {'ratio':>7}  target")
     for path in PATHS:
         totals = {"on": 0.0, "off": 0.0}
-        for _ in range(ROUNDS):
-            for name, base in (("off", off), ("on", on)):
+        for n in range(ROUNDS):
+            pair = [("off", off), ("on", on)]
+            for name, base in pair if n % 2 else reversed(pair):  # neither always goes first
                 res = wrk(f"{base}{path}", args=LOAD)
                 totals[name] += res["rps"]
                 if res["non2xx"] or res["socket_errors"]:
