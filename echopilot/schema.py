@@ -99,9 +99,50 @@ def add_error_responses(result, generator, request, public):
                     {"description": description, "content": {"application/json": {"schema": ref}}},
                 )
     add_server_limits(result)
+    add_links(result)
     no_nul_in_bodies(result)
     require_bodies(result)
     return result
+
+
+# OpenAPI links (schemathesis' stateful phase follows them): source operation,
+# its statuses, link name, target operation, parameters, request body.
+LINKS: list[tuple[str, tuple[str, ...], str, str, dict[str, str], dict[str, str] | None]] = [
+    ("api_flags_set_create", ("200", "201"), "History", "api_flags_history_retrieve",
+     {"key": "$response.body#/key"}, None),
+    ("api_flags_set_create", ("200", "201"), "SetAgain", "api_flags_set_create",
+     {}, {"key": "$response.body#/key", "value": "$response.body#/value"}),
+    ("api_flags_set_create", ("200", "201"), "Evaluate", "api_flags_evaluate_create",
+     {}, {"key": "$response.body#/key"}),
+    ("api_flags_set_create", ("201",), "Revert", "api_flags_revert_create",
+     {}, {"id": "$response.body#/history/0/id"}),
+    ("api_incidents_scan_create", ("200",), "Acknowledge", "api_incidents_ack_create",
+     {"id": "$response.body#/incident_id"}, None),
+    ("api_incidents_ack_create", ("200",), "Resolve", "api_incidents_resolve_create",
+     {"id": "$response.body#/incident/id"}, None),
+]  # fmt: skip
+
+
+def add_links(result: dict[str, Any]) -> None:
+    """Add the LINKS whose operations exist (other apps may rename or drop theirs)."""
+    operations = {
+        op.get("operationId"): op
+        for ops in result.get("paths", {}).values()
+        for op in ops.values()
+        if isinstance(op, dict)
+    }
+    for source, statuses, name, target, parameters, body in LINKS:
+        if source not in operations or target not in operations:
+            continue
+        link: dict[str, Any] = {"operationId": target}
+        if parameters:
+            link["parameters"] = parameters
+        if body:
+            link["requestBody"] = body
+        for status in statuses:
+            response = operations[source]["responses"].get(status)
+            if response is not None:
+                response.setdefault("links", {})[name] = link
 
 
 def require_bodies(result: dict[str, Any]) -> None:

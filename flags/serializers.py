@@ -136,13 +136,16 @@ class FlagListOutput(serializers.Serializer):
 
 
 # OFREP shapes (for the schema only; the views build the bodies directly).
+TARGETING_KEY = {"type": "string", "nullable": True, "pattern": NO_NUL}
+
+
 class OfrepEvaluationRequest(serializers.Serializer):
     # The body is read raw (flags.ofrep.parse_context): other keys may hold anything.
     openapi = {"additionalProperties": {}}
     context = serializers.DictField(  # type: ignore[assignment]  # as above
         required=False,
         allow_null=True,
-        style={"openapi": {"properties": {"targetingKey": {"type": "string", "pattern": NO_NUL}}}},
+        style={"openapi": {"properties": {"targetingKey": TARGETING_KEY}}},
     )
 
 

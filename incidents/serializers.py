@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from echopilot.schema import JSON_VALUE, NO_NUL, SOME_TEXT
+from echopilot.schema import JSON_VALUE, NO_NUL, PY_SPACE, SOME_TEXT
 from echopilot.serializers import QueryIntegerField, StrictCharField, StrictSerializer
 from incidents.models import Alert, Severity
 from incidents.selectors import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, STATUS_FILTERS
@@ -25,15 +25,20 @@ class EmptySerializer(StrictSerializer):
         "nullable": True,
         "anyOf": [
             {"type": "object", "additionalProperties": False},
-            {"type": "array", "maxItems": 0},
-            {"enum": [False, 0, ""]},
+            {"enum": [False, 0, "", []]},
         ],
     }
 
 
+# services.SILENCE_KEY on the trimmed key, in ECMA terms (Python's whitespace).
+SILENCE_KEY = (
+    f"^[{PY_SPACE}]*(slo|payout|cost|ops|alert|self)(:[^{PY_SPACE}\\u0000]{{1,190}})?[{PY_SPACE}]*$"
+)
+
+
 class SilenceCreateSerializer(StrictSerializer):
     # The key's pattern and `until`'s range are checked by services.validate_silence.
-    key = StrictCharField(max_length=SILENCE_KEY_MAX)
+    key = StrictCharField(max_length=SILENCE_KEY_MAX, style={"openapi": {"pattern": SILENCE_KEY}})
     until = serializers.DateTimeField(
         help_text=f"ISO-8601; without an offset it is UTC. In the future, at most "
         f"{MAX_SILENCE_DAYS} days ahead."
@@ -161,9 +166,7 @@ FINGERPRINT = {  # a falsy value means "derive it from the labels"
     "nullable": True,
     "anyOf": [
         {"type": "string", "maxLength": 200, "pattern": NO_NUL},
-        {"enum": [False, 0]},
-        {"type": "array", "maxItems": 0},
-        {"type": "object", "maxProperties": 0},
+        {"enum": [False, 0, [], {}]},
     ],
 }
 FALSY_OR_OBJECT = {  # `or {}`: any falsy value is no annotations
@@ -172,8 +175,7 @@ FALSY_OR_OBJECT = {  # `or {}`: any falsy value is no annotations
     "nullable": True,
     "anyOf": [
         {"type": "object", "additionalProperties": JSON_VALUE},
-        {"enum": [False, 0, ""]},
-        {"type": "array", "maxItems": 0},
+        {"enum": [False, 0, "", []]},
     ],
 }
 ANY = {"type": None, "pattern": None, "minLength": None, **JSON_VALUE}  # not checked
