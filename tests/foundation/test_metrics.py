@@ -106,10 +106,13 @@ def test_flag_changes_count_committed_rows_by_source(api):
     assert value("echopilot_flag_changes_total", source="api") == before + 2
     from flags.services import flag_set
 
+    cli = value("echopilot_flag_changes_total", source="cli")
     with pytest.raises(RuntimeError), transaction.atomic():
         flag_set(key="ops.m1", value=3, actor="cli")
         raise RuntimeError("rolled back")
-    assert value("echopilot_flag_changes_total", source="cli") == 0
+    assert value("echopilot_flag_changes_total", source="cli") == cli
+    flag_set(key="ops.m1", value=4, actor="cli")
+    assert value("echopilot_flag_changes_total", source="cli") == cli + 1
 
 
 def test_flag_evaluations_from_the_usage_flush_sum_variants_and_bound_reasons():
