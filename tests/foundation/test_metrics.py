@@ -194,3 +194,12 @@ def test_metrics_off_counts_nothing_and_hides_the_endpoint(settings, api):
     settings.METRICS_ENABLED = False
     response = api.get("/metrics")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+def test_a_missing_metrics_directory_fails_the_checks(monkeypatch, tmp_path):
+    from echopilot.checks import metrics_directory
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "absent"))
+    assert [e.id for e in metrics_directory(None)] == ["echopilot.E017"]
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert metrics_directory(None) == []
