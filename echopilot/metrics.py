@@ -21,6 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
@@ -29,6 +30,7 @@ from django.http import HttpRequest, HttpResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.samples import Sample
 
 logger = logging.getLogger("echopilot.metrics")
 request_logger = logging.getLogger("echopilot.request")
@@ -98,7 +100,7 @@ TASK_RUNS = Counter(
 )
 TASK_LAST_SUCCESS = Gauge(
     "echopilot_task_last_success_timestamp_seconds",
-    "Unix time the scheduled task last completed ok (since the metrics directory was created).",
+    "Unix time the scheduled task last completed ok (processes and the run ledger).",
     ["task"],
     multiprocess_mode="max",
     registry=REGISTRY,
@@ -333,6 +335,55 @@ class _ThisProcess:
         yield from REGISTRY.collect()
 
 
+LAST_SUCCESS = "echopilot_task_last_success_timestamp_seconds"
+
+
+def ledger_successes() -> dict[str, float]:
+    """Return {task: Unix time} of each task whose last completed run was ok (run ledger)."""
+    from echopilot.models import ScheduleRun
+
+    rows = ScheduleRun.objects.filter(last_ok=True, last_finished_at__isnull=False)
+    pairs = rows.values_list("name", "last_finished_at")
+    return {name: at.timestamp() for name, at in pairs if at is not None}
+
+
+def merge_ledger(family: Metric, ledger: dict[str, float]) -> None:
+    """Make each task's sample the later of the processes' figure and the ledger's."""
+    samples = []
+    for s in family.samples:
+        task = s.labels.get("task", "")
+        samples.append(s._replace(value=max(s.value, ledger.pop(task, 0.0))))
+    samples += [Sample(LAST_SUCCESS, {"task": t}, v) for t, v in sorted(ledger.items())]
+    family.samples = samples
+
+
+class _WithLedger:
+    """The processes' figures, with each task's last success also taken from the run
+    ledger: a restart (an emptied metrics directory) does not forget it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            ledger = ledger_successes()
+        except Exception:
+            logger.exception("metrics: reading the run ledger failed")
+            ledger = {}
+        for family in self.inner.collect():
+            if family.name == LAST_SUCCESS:
+                merge_ledger(family, ledger)
+                ledger = {}
+            yield family
+        if ledger:
+            extra = GaugeMetricFamily(
+                LAST_SUCCESS, TASK_LAST_SUCCESS._documentation, labels=["task"]
+            )
+            for task, value in sorted(ledger.items()):
+                extra.add_metric([task], value)
+            yield extra
+
+
 def multiproc_dir() -> str:
     # prometheus_client reads the variable when it is imported; so does this.
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
@@ -344,9 +395,10 @@ def exposition() -> bytes:
     if multiproc_dir():
         from prometheus_client import multiprocess
 
-        multiprocess.MultiProcessCollector(registry)
+        inner: Any = multiprocess.MultiProcessCollector(None)
     else:
-        registry.register(_ThisProcess())
+        inner = _ThisProcess()
+    registry.register(_WithLedger(inner))
     registry.register(ScrapeCollector())
     return generate_latest(registry)
 

@@ -203,3 +203,18 @@ def test_a_missing_metrics_directory_fails_the_checks(monkeypatch, tmp_path):
     assert [e.id for e in metrics_directory(None)] == ["echopilot.E017"]
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     assert metrics_directory(None) == []
+
+
+@pytest.mark.django_db
+def test_the_last_success_survives_a_restart_through_the_run_ledger():
+    import datetime as dt
+
+    from echopilot.models import ScheduleRun
+
+    at = dt.datetime(2026, 11, 27, 3, 52, tzinfo=dt.UTC)
+    ScheduleRun.objects.create(name="demo.ledger_ok", last_finished_at=at, last_ok=True)
+    ScheduleRun.objects.create(name="demo.ledger_failed", last_finished_at=at, last_ok=False)
+    samples = scrape()
+    key = "echopilot_task_last_success_timestamp_seconds"
+    assert samples[(key, (("task", "demo.ledger_ok"),))] == at.timestamp()
+    assert (key, (("task", "demo.ledger_failed"),)) not in samples
