@@ -237,6 +237,9 @@ def key_name(request: HttpRequest) -> str | None:
     return user.label if type(user) is ApiClient else None
 
 
+_REQUEST_CHILDREN: dict[tuple[str, str | None, int], tuple[Any, Any]] = {}
+
+
 class RequestMetrics:
     """Count every response and its duration by route name; log it as JSON (LOG_FORMAT=json)."""
 
@@ -253,17 +256,27 @@ class RequestMetrics:
         elapsed = time.perf_counter() - started
         view = route_name(request)
         if self.count:
-            method = bounded(request.method, METHODS)
-            status = str(response.status_code)
-            _best_effort(lambda: self._observe(view, method, status, elapsed))
+            try:
+                self._observe(view, request.method, response.status_code, elapsed)
+            except Exception:
+                logger.warning("metrics: could not count a request", exc_info=True)
         if self.log:
             self._log(request, view, response.status_code, elapsed)
         return response
 
     @staticmethod
-    def _observe(view: str, method: str, status: str, elapsed: float) -> None:
-        HTTP_REQUESTS.labels(view, method, status).inc()
-        HTTP_DURATION.labels(view).observe(elapsed)
+    def _observe(view: str, method: str | None, status: int, elapsed: float) -> None:
+        # The labelled children, looked up once per (view, method, status): the
+        # hot path then only adds to them.
+        key = (view, method, status)
+        children = _REQUEST_CHILDREN.get(key)
+        if children is None:
+            labels = (view, bounded(method, METHODS), str(status))
+            children = (HTTP_REQUESTS.labels(*labels), HTTP_DURATION.labels(view))
+            if len(_REQUEST_CHILDREN) < 10_000:  # bounded labels; a guard all the same
+                _REQUEST_CHILDREN[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
     @staticmethod
     def _log(request: HttpRequest, view: str, status: int, elapsed: float) -> None:
