@@ -20,3 +20,7 @@ class CostsConfig(AppConfig):
             selector=overview.card,
             template="costs/overview_card.html",
         )
+        from costs.metrics import monthly_usd
+        from echopilot import metrics
+
+        metrics.provide("echopilot_cost_monthly_usd", monthly_usd)

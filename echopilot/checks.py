@@ -93,3 +93,19 @@ def core_ranges(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register()
+def metrics_directory(app_configs, **kwargs):
+    """PROMETHEUS_MULTIPROC_DIR, when set, must be a writable directory (every process writes)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.PROMETHEUS_MULTIPROC_DIR
+    if path and not (os.path.isdir(path) and os.access(path, os.W_OK)):
+        return [
+            Error(
+                f"PROMETHEUS_MULTIPROC_DIR={path} is not a writable directory: no metric "
+                "would be counted.",
+                hint="Create it (empty) before starting the processes; make run does.",
+                id="echopilot.E017",
+            )
+        ]
+    return []

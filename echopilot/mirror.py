@@ -41,7 +41,7 @@ from django.db.models import Min, Sum
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
-from echopilot import rotation
+from echopilot import metrics, rotation
 from echopilot.renderers import dumps
 from echopilot.secrets import redact
 
@@ -257,6 +257,7 @@ def write_latest(name: str, record: dict[str, Any]) -> Path:
         atomic_write(path, text)
     except OSError as exc:
         logger.warning("mirror: %s waits in the outbox: %s", name, exc)
+        metrics.ndjson_write_failed(name)
         _insert(name, text.encode(), 0, "default", error=str(exc)[:300])
         return path
     # This one is newer than anything still queued for the same file.
@@ -373,6 +374,7 @@ def _record_failure(entry: "_Entry", error: str, using: str) -> None:
 
     _pause.until = time.monotonic() + FAILURE_PAUSE
     logger.error("mirror: cannot write %s; lines wait in the outbox", error)
+    metrics.ndjson_write_failed(entry.file)
     OutboxEntry.objects.using(using).filter(id=entry.id).update(
         attempts=entry.attempts + 1, last_error=error
     )

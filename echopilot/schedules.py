@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
-from echopilot import locks
+from echopilot import locks, metrics
 
 logger = logging.getLogger("echopilot.schedules")
 
@@ -140,9 +140,14 @@ def scheduled(name: str) -> Callable[[Callable[[], Result]], Callable[[], Result
                 if recent:
                     return _skip(name, f"it already ran for this period (at {recent})")
                 _ledger(name, last_started_at=timezone.now())
-                result = func()
+                try:
+                    result = func()
+                except BaseException:
+                    metrics.task_finished(name, "error")
+                    raise
                 ok = not (isinstance(result, dict) and result.get("ok") is False)
                 _ledger(name, last_finished_at=timezone.now(), last_ok=ok)
+                metrics.task_finished(name, "ok" if ok else "failed")
                 return result
 
         return run
@@ -175,6 +180,7 @@ def _skip(name: str, why: str) -> dict[str, Any]:
     from echopilot.models import ScheduleRun
 
     logger.warning("schedule %s skipped: %s", name, why)
+    metrics.task_finished(name, "skipped")
     ScheduleRun.objects.get_or_create(name=name)
     ScheduleRun.objects.filter(name=name).update(skipped=F("skipped") + 1)
     return {"ok": True, "skipped": why}

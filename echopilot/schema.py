@@ -1,9 +1,14 @@
 """Describe the API-key authentication, scopes and errors in the OpenAPI schema."""
 
+import inspect
+import re
+import sys
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as _AutoSchema
+from drf_spectacular.plumbing import force_instance
 from rest_framework.request import Request
 
 from echopilot.access import GRANTS, SCOPES
@@ -73,6 +78,7 @@ def add_error_responses(result, generator, request, public):
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     # `Error` is echopilot.serializers.ErrorSerializer when a view declares it.
     schemas.setdefault("Error", ERROR_SCHEMA)
+    schemas.setdefault("JsonValue", JSON_VALUE)
     info = result.setdefault("info", {})
     info["description"] = (info.get("description") or "") + SCOPE_TABLE
     ref = {"$ref": "#/components/schemas/Error"}
@@ -92,7 +98,128 @@ def add_error_responses(result, generator, request, public):
                     status,
                     {"description": description, "content": {"application/json": {"schema": ref}}},
                 )
+    add_server_limits(result)
+    add_links(result)
+    no_nul_in_bodies(result)
+    require_bodies(result)
     return result
+
+
+# OpenAPI links (schemathesis' stateful phase follows them): source operation,
+# its statuses, link name, target operation, parameters, request body.
+LINKS: list[tuple[str, tuple[str, ...], str, str, dict[str, str], dict[str, str] | None]] = [
+    ("api_flags_set_create", ("200", "201"), "History", "api_flags_history_retrieve",
+     {"key": "$response.body#/key"}, None),
+    ("api_flags_set_create", ("200", "201"), "SetAgain", "api_flags_set_create",
+     {}, {"key": "$response.body#/key", "value": "$response.body#/value"}),
+    ("api_flags_set_create", ("200", "201"), "Evaluate", "api_flags_evaluate_create",
+     {}, {"key": "$response.body#/key"}),
+    ("api_flags_set_create", ("201",), "Revert", "api_flags_revert_create",
+     {}, {"id": "$response.body#/history/0/id"}),
+    ("api_incidents_scan_create", ("200",), "Acknowledge", "api_incidents_ack_create",
+     {"id": "$response.body#/incident_id"}, None),
+    ("api_incidents_ack_create", ("200",), "Resolve", "api_incidents_resolve_create",
+     {"id": "$response.body#/incident/id"}, None),
+]  # fmt: skip
+
+
+def add_links(result: dict[str, Any]) -> None:
+    """Add the LINKS whose operations exist (other apps may rename or drop theirs)."""
+    operations = {
+        op.get("operationId"): op
+        for ops in result.get("paths", {}).values()
+        for op in ops.values()
+        if isinstance(op, dict)
+    }
+    for source, statuses, name, target, parameters, body in LINKS:
+        if source not in operations or target not in operations:
+            continue
+        link: dict[str, Any] = {"operationId": target}
+        if parameters:
+            link["parameters"] = parameters
+        if body:
+            link["requestBody"] = body
+        for status in statuses:
+            response = operations[source]["responses"].get(status)
+            if response is not None:
+                response.setdefault("links", {})[name] = link
+
+
+def require_bodies(result: dict[str, Any]) -> None:
+    """Mark a request body required when its schema has required fields (or is a choice)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            for media in (body or {}).get("content", {}).values():
+                schema = media.get("schema") or {}
+                ref = schema.get("$ref", "")
+                if ref:
+                    schema = schemas.get(ref.rsplit("/", 1)[1], {})
+                if body is not None and (schema.get("required") or "oneOf" in schema):
+                    body["required"] = True
+
+
+def no_nul_in_bodies(result: dict[str, Any]) -> None:
+    """Say in every request body that no string or object key holds NUL (the parser's rule).
+
+    Objects that take extra properties take JSON values without NUL, and an
+    object key is never NUL (`propertyNames`).
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+    stack: list[Any] = []
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                content = (operation.get("requestBody") or {}).get("content", {})
+                stack.extend(media.get("schema") for media in content.values())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        ref = node.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen and name in schemas:
+                seen.add(name)
+                stack.append(schemas[name])
+            continue
+        no_nul(node)
+        stack.extend(v for k, v in node.items() if k not in ("enum", "default", "example"))
+
+
+def no_nul(node: dict[str, Any]) -> None:
+    """Exclude NUL from one string or object schema of a request body."""
+    if node.get("type") == "string" and not {"pattern", "enum", "format"} & node.keys():
+        node["pattern"] = NO_NUL
+    if node.get("type") == "object" and node.get("additionalProperties") is not False:
+        node.setdefault("propertyNames", {"pattern": NO_NUL})
+        node.setdefault("additionalProperties", JSON_REF)
+
+
+# What gunicorn answers itself, before the app sees the request (an HTML page).
+SERVER_LIMITS = {
+    "414": "Request line over gunicorn's limit_request_line (8190 bytes in `make run`): "
+    "answered by gunicorn, as an HTML page.",
+    "431": "Request headers over gunicorn's limits (50 fields, 8190 bytes each): answered "
+    "by gunicorn, as an HTML page.",
+}
+
+
+def add_server_limits(result: dict[str, Any]) -> None:
+    """Document gunicorn's own answers to an over-long request line or headers everywhere."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                for status, description in SERVER_LIMITS.items():
+                    operation["responses"].setdefault(
+                        status, {"description": description, "content": html}
+                    )
 
 
 def operation_views(generator: Any) -> dict[tuple[str, str], Any]:
@@ -143,3 +270,153 @@ def describe_scope(operation: dict[str, Any], view: Any, method: str) -> None:
         operation["x-required-scope"] = scope
     description = operation.get("description") or ""
     operation["description"] = (description + "\n\n" if description else "") + f"Scope: {text}."
+
+
+# --- exact field and parameter schemas ----------------------------------------------
+#
+# The schema must say exactly what the server accepts (make fuzz checks both
+# ways). drf-spectacular leaves out what DRF enforces silently; AutoSchema adds it:
+#
+# - a CharField refuses "" unless allow_blank (minLength 1), a text of only
+#   whitespace when it trims, and a NUL character (DRF's own validator): a pattern;
+# - a JSONField without allow_null refuses null: any JSON type but null;
+# - a StrictSerializer refuses unknown fields: additionalProperties false;
+# - a view that reads its query with `parse_query(Serializer, request)` gets
+#   its query parameters from that serializer (types, bounds, required; an
+#   empty value where the serializer takes it as "not given");
+# - `style={"openapi": {...}}` on any field merges a hand-written constraint
+#   (an enum the service checks, a pattern) into its schema (None removes a key);
+# - every operation documents gunicorn's own 414 and 431 (HTML).
+#
+# New endpoints come out exact when they follow that: input serializers that
+# subclass StrictSerializer with the real bounds (min_value, max_length,
+# ChoiceField) and `parse_query(TheQuerySerializer, request)` for queries.
+
+# What Python's str.strip() removes (DRF trims with it): not ECMA's \s.
+PY_SPACE = "\\t\\n\\u000b\\u000c\\r\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"  # noqa: E501
+NO_NUL = "^[^\\u0000]*$"
+SOME_TEXT = f"^[^\\u0000]*[^\\u0000{PY_SPACE}][^\\u0000]*$"
+# Any JSON the shared parser accepts: no NUL in a string or an object key.
+JSON_REF = {"$ref": "#/components/schemas/JsonValue"}
+JSON_OBJECT = {
+    "type": "object",
+    "additionalProperties": JSON_REF,
+    "propertyNames": {"pattern": NO_NUL},
+}
+NOT_NULL = {
+    "anyOf": [
+        JSON_OBJECT,
+        {"type": "array", "items": JSON_REF},
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "number"},
+        {"type": "boolean"},
+    ]
+}
+JSON_VALUE = {**NOT_NULL, "nullable": True}
+
+
+def exact_field(field: Any, schema: dict[str, Any]) -> None:
+    """Add to `schema` what DRF enforces on `field` that drf-spectacular does not say."""
+    from rest_framework import serializers
+
+    if getattr(field, "read_only", False):
+        return
+    if isinstance(field, serializers.CharField) and schema.get("type") == "string":
+        if "enum" not in schema and "pattern" not in schema and "format" not in schema:
+            trims = field.trim_whitespace
+            schema["pattern"] = SOME_TEXT if trims and not field.allow_blank else NO_NUL
+        if not field.allow_blank and not schema.get("minLength"):
+            schema["minLength"] = 1
+    if isinstance(field, serializers.JSONField) and not {"type", "anyOf", "$ref"} & schema.keys():
+        schema.update(JSON_VALUE if field.allow_null else NOT_NULL)
+    if isinstance(field, serializers.DictField) and schema.get("additionalProperties") == {}:
+        schema.update(JSON_OBJECT)
+    merge(schema, (getattr(field, "style", None) or {}).get("openapi") or {})
+
+
+def merge(schema: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Put `extra`'s keys into `schema`; a None value removes the key."""
+    for key, value in extra.items():
+        if value is None:
+            schema.pop(key, None)
+        else:
+            schema[key] = value
+
+
+class AutoSchema(_AutoSchema):
+    """drf-spectacular's AutoSchema, with the exact constraints described above."""
+
+    direction = "response"
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        super()._insert_field_validators(field, schema)
+        if self.direction == "request":  # what the server accepts, not what it answers
+            exact_field(field, schema)
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        from echopilot.serializers import StrictSerializer
+
+        outer, self.direction = self.direction, direction
+        try:
+            result: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        finally:
+            self.direction = outer
+        if direction == "request" and isinstance(force_instance(serializer), StrictSerializer):
+            result["additionalProperties"] = False
+        if result.get("description") == StrictSerializer.__doc__:
+            del result["description"]  # inherited, says nothing about this body
+        if direction == "request":
+            merge(result, getattr(serializer, "openapi", None) or {})
+        return result
+
+    def _get_parameters(self) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super()._get_parameters()
+        query = query_serializer(self.view, self.method)
+        if query is None:
+            return parameters
+        by_name = {(p["name"], p["in"]): p for p in parameters}
+        for name, field in force_instance(query).fields.items():
+            schema = self._map_serializer_field(field, "request")
+            outer, self.direction = self.direction, "request"
+            self._insert_field_validators(field, schema)
+            self.direction = outer
+            schema.pop("readOnly", None)
+            param = by_name.get((name, "query"))
+            if param is None:
+                param = {"in": "query", "name": name}
+                parameters.append(param)
+            if accepts_empty(query, name):
+                schema = {"anyOf": [schema, {"type": "string", "enum": [""]}]}
+            param["schema"] = schema
+            param["required"] = bool(field.required)
+            if field.help_text and not param.get("description"):
+                param["description"] = str(field.help_text)
+        return parameters
+
+
+def accepts_empty(serializer: Any, name: str) -> bool:
+    """Return whether `?name=` (an empty value) passes the query serializer."""
+    probe = serializer(data={name: ""})
+    probe.is_valid()
+    return name not in probe.errors
+
+
+QUERY_CALL = re.compile(r"\bparse_query\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*,")
+
+
+def query_serializer(view: Any, method: str) -> Any:
+    """Return the serializer the view's handler passes to `parse_query`, if any."""
+    handler = getattr(type(view), method.lower(), None)
+    if handler is None:
+        return None
+    try:
+        source = inspect.getsource(handler)
+    except (OSError, TypeError):
+        return None
+    found = QUERY_CALL.search(source)
+    if found is None:
+        return None
+    target: Any = sys.modules[handler.__module__]
+    for part in found.group(1).split("."):
+        target = getattr(target, part, None)
+    return target

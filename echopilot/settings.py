@@ -119,6 +119,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: counts every response by route name and logs it (LOG_FORMAT=json).
+    "echopilot.metrics.RequestMetrics",
     # 431 for over 8 KB of cookies, before anything parses them (docs/security.md).
     "echopilot.middleware.CookieGuard",
     # Cache-Control: no-store on the API; Content-Security-Policy on every response.
@@ -294,7 +296,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["echopilot.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["echopilot.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "echopilot.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "echopilot.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     # X-Forwarded-For is trusted only as far as TRUSTED_PROXY_COUNT says.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
@@ -315,23 +317,44 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging: to stderr, with secrets masked in every record -----------------
+# text (human-readable) or json: one JSON object per line (echopilot.logs).
+LOG_FORMAT = _str("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    INVALID_SETTINGS["LOG_FORMAT"] = f"LOG_FORMAT={LOG_FORMAT!r} is not text or json"
+    LOG_FORMAT = "text"
+LOG_LEVEL = _str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "echopilot.secrets.RedactFilter"}},
+    "formatters": {"json": {"()": "echopilot.logs.JsonFormatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["redact"],
+            "formatter": "json" if LOG_FORMAT == "json" else None,
         }
     },
-    "root": {"handlers": ["console"], "level": _str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Request lines can carry URLs with tokens; keep them at WARNING.
         "django.server": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # Django-Q2 brings its own plain handler unless its logger has one.
+        **(
+            {"django-q": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}}
+            if LOG_FORMAT == "json"
+            else {}
+        ),
     },
 }
+
+# --- Metrics (GET /metrics, echopilot.metrics) -------------------------------
+# Off: no request is counted and /metrics answers 404.
+METRICS_ENABLED = _bool("METRICS_ENABLED", True)
+# Where every process writes its figures (prometheus_client multiprocess mode);
+# bin/run creates and empties one. Unset: /metrics shows this process only.
+PROMETHEUS_MULTIPROC_DIR = _str("PROMETHEUS_MULTIPROC_DIR", "")
 
 # --- App settings (read by the apps at call time as settings.X) ---------------
 # support: IMAP digest. No host/user/password means dry-run.

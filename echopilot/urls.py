@@ -6,6 +6,7 @@ from echopilot.views import (
     ApiNotFoundView,
     DocsView,
     HealthView,
+    MetricsView,
     PingView,
     RedocView,
     SchemaView,
@@ -34,6 +35,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("ofrep/", include("flags.ofrep_urls")),
+    path("metrics", MetricsView.as_view(), name="metrics"),
 ]
 
 handler404 = "echopilot.errors.handler404"

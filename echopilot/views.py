@@ -2,21 +2,24 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connection
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, negotiation, renderers, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from echopilot import status
+from echopilot import metrics, status
 from echopilot.auth import DashKeyAuthentication, HasDashKeyOrStaff
 from echopilot.renderers import JSONRenderer
 from echopilot.serializers import ErrorSerializer, OkSerializer
@@ -178,3 +181,46 @@ class RedocView(JsonErrorsMixin, SpectacularRedocView):
     authentication_classes = DOCS_AUTH
     permission_classes = DOCS_PERMISSIONS
     required_scope = "read"
+
+
+class PrometheusRenderer(renderers.BaseRenderer):
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class FirstRenderer(negotiation.BaseContentNegotiation):
+    """Answer in the view's first format whatever Accept says (Prometheus asks for several)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class MetricsView(JsonErrorsMixin, APIView):
+    """Every metric in the Prometheus text format (all processes in multiprocess mode).
+
+    Prometheus sends the key as `Authorization: Bearer <key>`; a key with the
+    `metrics` scope (or a `DASHBOARD_KEY` key) may scrape.
+    """
+
+    required_scope = "metrics"
+    renderer_classes = [PrometheusRenderer]  # errors: JSON (JsonErrorsMixin)
+    content_negotiation_class = FirstRenderer
+
+    @extend_schema(
+        operation_id="metrics",
+        responses={
+            (200, "text/plain"): OpenApiTypes.STR,
+            (404, "application/json"): ErrorSerializer,
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        if not settings.METRICS_ENABLED:
+            raise exceptions.NotFound("Metrics are off (METRICS_ENABLED=false).")
+        return HttpResponse(metrics.exposition(), content_type=metrics.CONTENT_TYPE)

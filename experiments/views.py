@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from echopilot.errors import flatten
 from echopilot.exceptions import Invalid
+from echopilot.schema import NO_NUL, SOME_TEXT
 from echopilot.serializers import ErrorSerializer
 from experiments import selectors, services
 from experiments.limits import BATCH_MAX, EVENT_RE, KEY_MAX, USER_MAX, VALUE_MAX, VARIANT_MAX
@@ -16,16 +17,25 @@ from experiments.serializers import (
     ResultsSerializer,
 )
 
+# check_user: not blank (after strip), no NUL, at most USER_MAX.
+USER_SCHEMA = {"type": "string", "minLength": 1, "maxLength": USER_MAX, "pattern": SOME_TEXT}
+EVENT_NAME = {"type": "string", "pattern": EVENT_RE.pattern}
 # One event or a list of them: a raw schema, since a serializer cannot say "either".
 EVENT_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "required": ["event", "user", "exp"],
     "properties": {
-        "event": {"type": "string", "pattern": EVENT_RE.pattern},
-        "user": {"type": "string", "minLength": 1, "maxLength": USER_MAX},
-        "exp": {"type": "string", "maxLength": KEY_MAX},
-        "variant": {"type": "string", "nullable": True, "maxLength": VARIANT_MAX},
+        "event": EVENT_NAME,
+        "user": USER_SCHEMA,
+        "exp": {"type": "string", "minLength": 1, "maxLength": KEY_MAX, "pattern": NO_NUL},
+        "variant": {
+            "type": "string",
+            "nullable": True,
+            "minLength": 1,
+            "maxLength": VARIANT_MAX,
+            "pattern": NO_NUL,
+        },
         "value": {"type": "number", "nullable": True, "minimum": -VALUE_MAX, "maximum": VALUE_MAX},
     },
 }
@@ -69,7 +79,7 @@ class AssignView(APIView):
     @extend_schema(
         tags=["experiments"],
         parameters=[
-            OpenApiParameter("user", str, required=True),
+            OpenApiParameter("user", USER_SCHEMA, required=True),
             OpenApiParameter("exp", str, required=True),
         ],
         responses={200: AssignSerializer, **ERRORS},
@@ -130,7 +140,7 @@ class ResultsView(APIView):
         tags=["experiments"],
         parameters=[
             OpenApiParameter("exp", str, required=True),
-            OpenApiParameter("event", str, default="conversion"),
+            OpenApiParameter("event", EVENT_NAME, default="conversion"),
         ],
         responses={200: ResultsSerializer, **ERRORS},
     )

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from echopilot.schema import NO_NUL
 from echopilot.serializers import (
     QueryIntegerField,
     StrictBooleanField,
@@ -135,8 +136,17 @@ class FlagListOutput(serializers.Serializer):
 
 
 # OFREP shapes (for the schema only; the views build the bodies directly).
+TARGETING_KEY = {"type": "string", "nullable": True, "pattern": NO_NUL}
+
+
 class OfrepEvaluationRequest(serializers.Serializer):
-    context = serializers.DictField(required=False)  # type: ignore[assignment]  # as above
+    # The body is read raw (flags.ofrep.parse_context): other keys may hold anything.
+    openapi = {"additionalProperties": {}}
+    context = serializers.DictField(  # type: ignore[assignment]  # as above
+        required=False,
+        allow_null=True,
+        style={"openapi": {"properties": {"targetingKey": TARGETING_KEY}}},
+    )
 
 
 class OfrepSuccess(serializers.Serializer):

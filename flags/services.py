@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from echopilot import mirror
+from echopilot import metrics, mirror
 from flags import snapshot
 from flags.exceptions import (
     InvalidFlagInput,
@@ -261,6 +261,7 @@ def _update(flag: Flag, change: _Change, fields: dict[str, Any]) -> SetResult:
 
 def _finish(changes: list[ChangeRow]) -> None:
     mirror.append_many(STREAM, [{"type": "flag_change", **row} for row in changes])
+    metrics.flag_changed(changes[0]["source"], len(changes))
     _bump_stamp()
 
 

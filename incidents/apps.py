@@ -23,3 +23,9 @@ class IncidentsConfig(AppConfig):
             selector=overview.card,
             template="incidents/overview_card.html",
         )
+
+        from echopilot import metrics
+        from incidents import metrics as gauges
+
+        metrics.provide("echopilot_incident_open", gauges.open_by_severity)
+        metrics.provide("echopilot_alerts_pending", gauges.alerts_pending)

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from echopilot.schema import JSON_VALUE, NO_NUL, PY_SPACE, SOME_TEXT
 from echopilot.serializers import QueryIntegerField, StrictCharField, StrictSerializer
 from incidents.models import Alert, Severity
 from incidents.selectors import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, STATUS_FILTERS
@@ -15,6 +16,24 @@ class IncidentListQuerySerializer(StrictSerializer):
 
 class EmptySerializer(StrictSerializer):
     """A body with no fields (an empty object or no body at all)."""
+
+    # The views take any falsy body for none (`request.data or {}`).
+    openapi = {
+        "type": None,
+        "properties": None,
+        "additionalProperties": None,
+        "nullable": True,
+        "anyOf": [
+            {"type": "object", "additionalProperties": False},
+            {"enum": [False, 0, "", []]},
+        ],
+    }
+
+
+# services.SILENCE_KEY on the trimmed key, in ECMA terms (Python's whitespace).
+SILENCE_KEY = (
+    f"^[{PY_SPACE}]*(slo|payout|cost|ops|alert|self)(:[^{PY_SPACE}\\u0000]{{1,190}})?[{PY_SPACE}]*$"
+)
 
 
 class IncidentActionSerializer(StrictSerializer):
@@ -42,7 +61,7 @@ class NoteCreatedSerializer(serializers.Serializer):
 
 class SilenceCreateSerializer(StrictSerializer):
     # The key's pattern and `until`'s range are checked by services.validate_silence.
-    key = StrictCharField(max_length=SILENCE_KEY_MAX)
+    key = StrictCharField(max_length=SILENCE_KEY_MAX, style={"openapi": {"pattern": SILENCE_KEY}})
     until = serializers.DateTimeField(
         help_text=f"ISO-8601; without an offset it is UTC. In the future, at most "
         f"{MAX_SILENCE_DAYS} days ahead."
@@ -192,20 +211,58 @@ class SilenceListSerializer(serializers.Serializer):
     silences = SilenceOutSerializer(many=True)
 
 
+# What parse_webhook accepts where a DRF field cannot say it.
+TEXT = {"type": "string", "pattern": SOME_TEXT}  # alertname: not blank
+WHEN = {
+    "type": None,
+    "format": None,
+    "nullable": True,
+    "anyOf": [{"type": "string", "format": "date-time"}, {"enum": [""]}],
+}
+FINGERPRINT = {  # a falsy value means "derive it from the labels"
+    "type": None,
+    "pattern": None,
+    "minLength": None,
+    "nullable": True,
+    "anyOf": [
+        {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+        {"enum": [False, 0, [], {}]},
+    ],
+}
+FALSY_OR_OBJECT = {  # `or {}`: any falsy value is no annotations
+    "type": None,
+    "additionalProperties": None,
+    "nullable": True,
+    "anyOf": [
+        {"type": "object", "additionalProperties": JSON_VALUE},
+        {"enum": [False, 0, "", []]},
+    ],
+}
+ANY = {"type": None, "pattern": None, "minLength": None, **JSON_VALUE}  # not checked
+
+
 class AlertmanagerAlertSerializer(serializers.Serializer):
-    status = serializers.CharField(help_text="firing or resolved.")
-    labels = serializers.DictField(child=serializers.CharField())
-    annotations = serializers.DictField(child=serializers.CharField(), required=False)
-    startsAt = serializers.DateTimeField(required=False)
-    endsAt = serializers.DateTimeField(required=False)
-    fingerprint = serializers.CharField(required=False)
+    # The `style` entries say what incidents.alertmanager.parse_webhook accepts.
+    status = serializers.ChoiceField(choices=["firing", "resolved"])
+    labels = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        style={"openapi": {"required": ["alertname"], "properties": {"alertname": TEXT}}},
+    )
+    annotations = serializers.DictField(
+        required=False, allow_null=True, style={"openapi": FALSY_OR_OBJECT}
+    )
+    startsAt = serializers.DateTimeField(required=False, style={"openapi": WHEN})
+    endsAt = serializers.DateTimeField(required=False, style={"openapi": WHEN})
+    fingerprint = serializers.CharField(required=False, style={"openapi": FINGERPRINT})
 
 
 class AlertmanagerWebhookSerializer(serializers.Serializer):
     """Prometheus Alertmanager webhook payload, version 4 (for the schema only)."""
 
     version = serializers.ChoiceField(choices=["4"])
-    status = serializers.CharField(required=False, help_text="firing or resolved.")
+    status = serializers.CharField(
+        required=False, help_text="firing or resolved (not checked).", style={"openapi": ANY}
+    )
     alerts = AlertmanagerAlertSerializer(many=True)
 
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from echopilot import mirror
+from echopilot import metrics, mirror
 from echopilot.exceptions import Invalid
 from echopilot.secrets import redact
 from support import imap
@@ -159,6 +159,7 @@ def _publish(result: DigestResult, actor: str) -> None:
     """Mirror the digest to NDJSON and the latest file once the transaction commits."""
     body = result.to_dict()
     mirror.append(STREAM, _line(result, actor))
+    metrics.digest_reported(new=result.new_count, urgent=result.urgent_count)
     transaction.on_commit(lambda: mirror.write_latest(LATEST, body), robust=True)
 
 

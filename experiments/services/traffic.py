@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 from django.db import transaction
 from django.utils import timezone
 
-from echopilot import mirror
+from echopilot import metrics, mirror
 from echopilot.exceptions import Conflict, Invalid, ServiceError
 from echopilot.parsers import text_problem
 from experiments.assignment import assign_variant
@@ -102,6 +102,7 @@ def assign(*, experiment: str, user: str, actor: str, record: bool = True) -> As
             if expose and insert_exposures([(row.id, user, variant)], now):
                 line = _exposure_line(row.key, user, variant, actor, mirror.now_iso(now))
                 mirror.append(STREAM, line)
+                metrics.exposures_stored([(row.key, variant)])
     return {"user": user, "experiment": row.key, "variant": variant, "description": row.description}
 
 
@@ -254,6 +255,8 @@ def _store(pending: list[_Pending], actor: str, now: datetime) -> int:
     ]
     lines += [_event_line(p, actor, ts) for p in pending]
     mirror.append_many(STREAM, lines)
+    metrics.exposures_stored((p.exp.key, p.variant) for k, p in wanted.items() if k in inserted)
+    metrics.events_stored((p.exp.key, p.event) for p in pending)
     return len(inserted)
 
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from echopilot import channels, mirror
+from echopilot import channels, metrics, mirror
 from incidents import clock, limits
 from incidents.models import Alert, Delivery
 from incidents.services.common import STREAM
@@ -81,6 +81,7 @@ def deliver_pending(*, now: dt.datetime | None = None) -> list[int]:
     for name, queue in queues.items():
         sent = outcomes[name]
         for delivery, result in sent:
+            metrics.alert_attempted(name, result.ok)
             _record_attempt(delivery, result, now=clock.now())
             if result.ok:
                 delivered.append(delivery.pk)

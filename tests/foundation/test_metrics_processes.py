@@ -1,0 +1,94 @@
+"""Metrics across real processes: two gunicorn workers and a qcluster add up in
+one scrape (prometheus_client multiprocess mode), and promtool accepts it."""
+
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import ROOT, TEST_KEY, subprocess_env
+from tests.processes import stop
+
+PING = ("method", "GET"), ("status", "200"), ("view", "ping")
+
+
+def get(url: str, key: str = TEST_KEY) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.read().decode()
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            found[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return found
+
+
+def ping_counts_per_process(directory: Path) -> dict[str, float]:
+    """Read each process's counter file: {file name: GET /api/ping 200 count}."""
+    counts = {}
+    for path in directory.glob("counter_*.db"):
+        total = 0.0
+        for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
+            if '"echopilot_http_requests_total"' in key and '"ping"' in key and '"200"' in key:
+                total += value
+        counts[path.name] = total
+    return counts
+
+
+@pytest.mark.external
+def test_two_workers_and_a_qcluster_add_up_in_one_scrape(gunicorn_server, settings, tmp_path):
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    base = gunicorn_server(workers=2, PROMETHEUS_MULTIPROC_DIR=directory)
+    requests = 80
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: get(f"{base}/api/ping")[0], range(requests)))
+    assert statuses == [200] * requests
+
+    # The same SECRET_KEY: Django-Q2 signs the task this process enqueues.
+    env = subprocess_env(
+        settings, PROMETHEUS_MULTIPROC_DIR=directory, SECRET_KEY=settings.SECRET_KEY
+    )
+    cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env)
+    try:
+        from django_q.tasks import async_task
+
+        async_task("echopilot.tasks.flush_mirror")
+        ran = ("echopilot_task_runs_total", (("outcome", "ok"), ("task", "echopilot.mirror_flush")))
+        deadline = time.monotonic() + 60
+        while True:
+            status, text = get(f"{base}/metrics")
+            found = samples(text)
+            if found.get(ran) == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    finally:
+        stop(cluster)
+
+    assert status == 200
+    assert found.get(ran) == 1, "the qcluster's run never showed up in a web scrape"
+    success = (
+        "echopilot_task_last_success_timestamp_seconds",
+        (("task", "echopilot.mirror_flush"),),
+    )
+    assert found[success] > time.time() - 120
+    # Exactly the requests sent, though each worker counted only its own share.
+    assert found[("echopilot_http_requests_total", PING)] == requests
+    per_process = [n for n in ping_counts_per_process(directory).values() if n]
+    assert len(per_process) == 2 and sum(per_process) == requests
+
+    if shutil.which("promtool"):
+        check = subprocess.run(
+            ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
