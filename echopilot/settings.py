@@ -284,7 +284,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if _bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SILENCED_SYSTEM_CHECKS: list[str] = []
+# Check ids an operator has acknowledged, e.g. echopilot.W101 until the interpreter is upgraded.
+SILENCED_SYSTEM_CHECKS: list[str] = _list("SILENCED_SYSTEM_CHECKS", [])
 
 # --- REST framework and API docs --------------------------------------------
 API_THROTTLE_RATE = _str("API_THROTTLE_RATE", "")
