@@ -6,4 +6,7 @@ class FlagsConfig(AppConfig):
     verbose_name = "Feature flags"
 
     def ready(self):
-        from flags import checks  # noqa: F401 - registers the system checks
+        from flags import (
+            checks,  # noqa: F401 - registers the system checks
+            schema,  # noqa: F401 - registers the OpenAPI extension
+        )

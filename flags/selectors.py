@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from echopilot.exceptions import Invalid, ServiceError
-from flags import snapshot
-from flags.engine import CompiledFlag, Evaluation, FlagError, FlagNotFound, Reason
+from flags import snapshot, usage
+from flags.compiled import CompiledFlag
+from flags.engine import Evaluation, FlagError, FlagNotFound, Reason
 from flags.exceptions import EvaluationFailed, UnknownFlag
 from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN
 
@@ -17,19 +18,23 @@ if TYPE_CHECKING:  # the models load only when a read needs them (see flags/__in
     from flags.services import ChangeRow
 
 _NO_DEFAULT: Any = object()
+# An evaluation of a key that names no live flag (counted, never written).
+_UNKNOWN = (usage.OTHER, "default", Reason.ERROR)
 
 
 def _live(key: str) -> CompiledFlag:
     """Return live flag `key` from the snapshot (no query); raise FlagNotFound."""
     flag = snapshot.current().flags.get(key)
     if flag is None:
+        usage.count(_UNKNOWN)
         raise FlagNotFound(key, f"No flag {key!r}.")
     return flag
 
 
 def served_values() -> tuple[int, dict[str, Any]]:
-    """Return (count, {key: value}) of every live flag, from the snapshot."""
+    """Return (count, {key: value}) of every live flag, from the snapshot (each counted)."""
     snap = snapshot.current()
+    usage.count_many(snap.served)
     return snap.count, snap.values
 
 
@@ -46,6 +51,7 @@ def evaluate(
     flag = snapshot.current().flags.get(key)
     try:
         if flag is None:
+            usage.count(_UNKNOWN)
             raise FlagNotFound(key, f"No flag {key!r}.")
         return flag.evaluate(context)
     except FlagError:
