@@ -9,7 +9,7 @@ from flags import snapshot, usage
 from flags.compiled import CompiledFlag
 from flags.engine import Evaluation, FlagError, FlagNotFound, Reason
 from flags.exceptions import EvaluationFailed, UnknownFlag
-from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN
+from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN, SEGMENT_KEY_PREFIX
 
 if TYPE_CHECKING:  # the models load only when a read needs them (see flags/__init__.py)
     from django.db.models import QuerySet
@@ -136,7 +136,11 @@ def history(*, key: str | None = None, limit: int = HISTORY_DEFAULT) -> list[Cha
         raise Invalid(f"limit: must be {HISTORY_MIN}-{HISTORY_MAX}.")
     rows = FlagChange.objects.order_by("-id")
     if key is not None:
-        if not flag_exists(key):
+        # A segment's rows (`segment:<name>`) outlive it: any recorded key is known.
+        known = flag_exists(key) or (
+            key.startswith(SEGMENT_KEY_PREFIX) and FlagChange.objects.filter(key=key).exists()
+        )
+        if not known:
             raise UnknownFlag(f"No flag {key!r}.")
         rows = rows.filter(key=key)
     return [change_row(c) for c in rows[:limit]]
