@@ -9,7 +9,6 @@ from django_q.models import Schedule
 import flags
 from flags import scheduling, services, tasks
 from flags.models import Flag, FlagChange, FlagSchedule
-from tests.conftest import read_ndjson
 
 pytestmark = pytest.mark.django_db
 
