@@ -62,14 +62,14 @@ def test_two_nodes_apply_each_scheduled_change_exactly_once(transactional_db, se
     logs = [tmp_path / f"node{i}-{uuid.uuid4().hex[:6]}.log" for i in range(2)]
     nodes = [start_qcluster(env, log) for log in logs]
     try:
-        wait_until(
-            lambda: not FlagSchedule.objects.filter(state="pending").exists(), 120, nodes
-        )
+        wait_until(lambda: not FlagSchedule.objects.filter(state="pending").exists(), 120, nodes)
         # Every task handed out has run (the one-off schedules included).
         wait_until(
-            lambda: not Schedule.objects.filter(name__startswith="flags.schedule:").exists()
-            and Task.objects.filter(func="flags.tasks.apply_schedule").count()
-            >= len(raced) * DUPLICATES,
+            lambda: (
+                not Schedule.objects.filter(name__startswith="flags.schedule:").exists()
+                and Task.objects.filter(func="flags.tasks.apply_schedule").count()
+                >= len(raced) * DUPLICATES
+            ),
             60,
             nodes,
         )
