@@ -1,35 +1,27 @@
 """Feature flags. `from flags import is_enabled, get_value, evaluate` from any Django code.
 
-These wrappers import the implementation on first call, so importing this
-package never touches the app registry or the models.
+The three names resolve on first use to the functions in `flags.selectors`
+(module `__getattr__`), so importing this package never touches the app
+registry or the models, and a call costs no wrapper: evaluation is a hot path.
+
+    flags.is_enabled(key, *, user=None, context=None, default=False) -> bool
+    flags.get_value(key, default=None, *, user=None, context=None) -> value
+    flags.evaluate(key, context=None, *, default=...) -> (value, variant, reason)
 """
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flags.engine import Evaluation
+    from flags.selectors import evaluate, get_value, is_enabled
+
+__all__ = ["evaluate", "get_value", "is_enabled"]
 
 
-def is_enabled(
-    key: str, *, user: Any = None, context: dict[str, Any] | None = None, default: bool = False
-) -> bool:
-    """Return True if the boolean flag `key` is on for this user/context."""
-    from flags.selectors import is_enabled as impl
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from flags import selectors
 
-    return impl(key, user=user, context=context, default=default)
-
-
-def get_value(
-    key: str, default: Any = None, *, user: Any = None, context: dict[str, Any] | None = None
-) -> Any:
-    """Return the value of flag `key` for this user/context, or `default`."""
-    from flags.selectors import get_value as impl
-
-    return impl(key, default, user=user, context=context)
-
-
-def evaluate(key: str, context: dict[str, Any] | None = None, **kwargs: Any) -> "Evaluation":
-    """Return (value, variant, reason) of flag `key` for `context`."""
-    from flags.selectors import evaluate as impl
-
-    return impl(key, context, **kwargs)
+        function = getattr(selectors, name)
+        globals()[name] = function  # later lookups skip this hook
+        return function
+    raise AttributeError(f"module 'flags' has no attribute {name!r}")

@@ -34,7 +34,7 @@ _MISSING: Any = object()
 _EMPTY: dict[str, Any] = {}
 # A compiled condition or rule: does it hold for this context?
 Match = Callable[[Mapping[str, Any]], bool]
-Outcome = tuple[Evaluation, tuple[str, str, str]]
+Outcome = tuple[Evaluation, list[int]]  # (the evaluation, its usage counter cell)
 
 
 def _is_number(v: Any) -> bool:
@@ -183,7 +183,7 @@ class CompiledFlag:
         self.prerequisites = tuple(prerequisites)
         self._spec_rules = rules
         self._mutable = flag_type == "object"
-        self._error = (key, "default", Reason.ERROR)
+        self._error = usage.cell((key, "default", Reason.ERROR))
         self._default = self._outcome(value, "default", Reason.DEFAULT)
         self.rollout_pct = None
         self._rollout = None
@@ -199,7 +199,7 @@ class CompiledFlag:
         self.link({}, {})
 
     def _outcome(self, value: Any, variant: str, reason: str) -> Outcome:
-        return Evaluation(value, variant, reason), (self.key, variant, reason)
+        return Evaluation(value, variant, reason), usage.cell((self.key, variant, reason))
 
     def link(self, segments: Mapping[str, Any], flags: Mapping[str, "CompiledFlag"]) -> None:
         """Resolve segment rules and prerequisites against one snapshot's segments and flags.
@@ -224,8 +224,8 @@ class CompiledFlag:
         for p in self.prerequisites:
             failed = PrerequisiteFailed(self.value, "default", Reason.PREREQUISITE_FAILED)
             failed.prerequisite = p["flag"]
-            key = (self.key, "default", Reason.PREREQUISITE_FAILED)
-            prereqs.append((flags.get(p["flag"]), p["value"], (failed, key)))
+            counted = usage.cell((self.key, "default", Reason.PREREQUISITE_FAILED))
+            prereqs.append((_prerequisite(flags.get(p["flag"]), p["value"]), (failed, counted)))
         self._prereqs = tuple(prereqs)
         self._first = self._static_outcome()
 
@@ -257,8 +257,8 @@ class CompiledFlag:
         first = self._first
         if first is not None:
             return first
-        for flag, want, failed in self._prereqs:
-            if flag is None or not _holds(flag, want, context):
+        for holds, failed in self._prereqs:
+            if not holds(context):
                 return failed
         if self._lists:
             context = _prepare(context, self._lists)
@@ -289,15 +289,36 @@ class CompiledFlag:
         return rollout[3]
 
 
-def _holds(flag: CompiledFlag, want: Any, context: Mapping[str, Any]) -> bool:
-    """Whether prerequisite `flag` evaluates to `want` for `context` (counted)."""
-    try:
-        result, counted = flag._evaluate(context)
-    except FlagError:
-        usage.count(flag._error)
-        return False
-    usage.count(counted)
-    return _same_kind(result.value, want)
+def _prerequisite(flag: CompiledFlag | None, want: Any) -> Match:
+    """Return a closure: does prerequisite `flag` evaluate to `want` for this context?
+
+    Each evaluation of the prerequisite is counted as its own. A flag that
+    needs no context (static, disabled) is decided here, once.
+    """
+    if flag is None:
+        return _never
+    count = usage.count
+    first = flag._first
+    if first is not None:
+        holds, slot = _same_kind(first[0].value, want), first[1]
+
+        def static(ctx: Mapping[str, Any]) -> bool:
+            # Counted without usage.count(): the flag's own count closes batches.
+            slot[0] += 1
+            return holds
+
+        return static
+
+    def holds(ctx: Mapping[str, Any]) -> bool:
+        try:
+            result, counted = flag._evaluate(ctx)
+        except FlagError:
+            count(flag._error)
+            return False
+        count(counted)
+        return _same_kind(result.value, want)
+
+    return holds
 
 
 def _prepare(context: Mapping[str, Any], attributes: tuple[str, ...]) -> Mapping[str, Any]:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the models load only when a read needs them (see flags/__in
 
 _NO_DEFAULT: Any = object()
 # An evaluation of a key that names no live flag (counted, never written).
-_UNKNOWN = (usage.OTHER, "default", Reason.ERROR)
+_UNKNOWN = usage.cell((usage.OTHER, "default", Reason.ERROR))
 
 
 def _live(key: str) -> CompiledFlag:
@@ -47,8 +47,12 @@ def evaluate(
     TargetingKeyMissing, InvalidContext); with it, a failure returns
     (default, "default", "ERROR").
     """
-    # The lookup is inline, not _live(): this is the in-process hot path (bench_flags).
-    flag = snapshot.current().flags.get(key)
+    # Inline, not _live() or snapshot.current(): the in-process hot path (bench_flags).
+    state = _state
+    snap = state.snapshot
+    if snap is None or snapshot.clock() - state.checked_at >= _CHECK_INTERVAL:
+        snap = snapshot.current()
+    flag = snap.get(key)
     try:
         if flag is None:
             usage.count(_UNKNOWN)
@@ -58,6 +62,10 @@ def evaluate(
         if default is _NO_DEFAULT:
             raise
         return Evaluation(default, "default", Reason.ERROR)
+
+
+_state = snapshot._state
+_CHECK_INTERVAL = snapshot.CHECK_INTERVAL
 
 
 def evaluation_error(exc: FlagError, detail: str | None = None) -> ServiceError:

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from django.conf import settings
 from django.core.cache import caches
 
+from flags import usage
 from flags.compiled import CompiledFlag, compile_conditions, compile_flag, contains_attributes
 from flags.engine import InvalidFlag, Reason, normalize_conditions
 from flags.limits import MAX_PREREQUISITE_DEPTH
@@ -45,17 +46,18 @@ clock = time.monotonic
 class Snapshot:
     """All live (not archived) flags of one stamp; never mutated after build."""
 
-    __slots__ = ("stamp", "flags", "values", "count", "served")
+    __slots__ = ("stamp", "flags", "get", "values", "count", "served")
 
     def __init__(self, stamp: str, flags: dict[str, CompiledFlag]):
         self.stamp = stamp
         self.flags = MappingProxyType(flags)
+        self.get = flags.get  # the lookup of the hot path (a dict's, not the proxy's)
         # The `flags` of GET /api/flags/get, built once per snapshot. A plain
         # dict so the JSON renderer takes it as is; callers must not mutate it.
         self.values = {k: f.value for k, f in sorted(flags.items())}
         self.count = len(flags)
         # What GET /api/flags/get counts: each flag's default, once per read.
-        self.served = tuple((k, "default", Reason.DEFAULT) for k in self.values)
+        self.served = tuple(usage.cell((k, "default", Reason.DEFAULT)) for k in self.values)
 
 
 class _State:

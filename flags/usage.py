@@ -1,10 +1,11 @@
 """Usage counts: every evaluation counted in process memory, flushed in batches.
 
-`count(key)` adds one to `(flag, variant, reason)` of the current UTC hour.
-At most every `USAGE_FLUSH_SECONDS` (and at each hour boundary) or after
-`USAGE_FLUSH_EVALUATIONS` evaluations, whichever comes first, the next
-evaluation closes the batch: `FLUSH_LISTENERS` get it (the metrics endpoint,
-wired by the coordinator; one count per evaluation, two readers), and it is
+`count(cell)` adds one to the cell of `(flag, variant, reason)` (compiled
+flags hold a cell per outcome, so counting hashes nothing). Every
+`USAGE_FLUSH_SECONDS` (and at each UTC hour) a ticker thread marks the batch
+due; the next evaluation, or the one after `USAGE_FLUSH_EVALUATIONS`, closes
+it: `FLUSH_LISTENERS` get it (the metrics endpoint, wired by the coordinator;
+one count per evaluation, two readers), and it is
 added to the `FlagUsage` rows with one `F()` update per row — the bandwidth
 counter's pattern (`costs.middleware`), never a write per evaluation. Keys of
 unknown flags are counted as "other" for the listeners and never written.
@@ -32,53 +33,94 @@ Batch = dict[UsageKey, int]
 FLUSH_LISTENERS: list[Callable[[Batch], None]] = []
 OTHER = "other"
 
-_lock = threading.Lock()
-_counts: Batch = {}
-_n = 0
-_hour = 0  # the UTC hour (since the epoch) of `_counts`
-_deadline = 0.0  # time.time() at which the next count closes the batch
+_lock = threading.Lock()  # between closers and `cell()`, never on the counting path
+# One counter cell per key, shared by every snapshot: counting is `cell[0] += 1`
+# (no hashing, no allocation); closing a batch reads and zeroes the cells.
+_cells: dict[UsageKey, list[int]] = {}
+_n = 0  # evaluations counted in the open batch
+_due = False  # set by the ticker thread every USAGE_FLUSH_SECONDS and at each hour
+_hour = 0  # the UTC hour (since the epoch) the open batch is counted in
 _pending: list[tuple[int, str | None, Batch]] = []  # (hour, database, counts) to write
 _failing = False
 _time = time.time
 
 
-def count(key: UsageKey) -> None:
-    """Count one evaluation (the hot path: one lock, one dict update)."""
-    global _n
-    t = _time()
+def cell(key: UsageKey) -> list[int]:
+    """Return the counter cell of `key` (compiled flags keep one per outcome)."""
     with _lock:
-        batch = _rotate(t) if t >= _deadline or _n >= USAGE_FLUSH_EVALUATIONS else None
-        counts = _counts
-        counts[key] = counts.get(key, 0) + 1
-        _n += 1
+        found = _cells.get(key)
+        if found is None:
+            found = _cells[key] = [0]
+        return found
+
+
+def count(slot: list[int]) -> None:
+    """Count one evaluation in `slot` (the hot path: two increments, no lock).
+
+    `slot[0] += 1` on a list of ints runs no Python code and reaches no point
+    where CPython's interpreter hands the GIL to another thread, so concurrent
+    threads never lose an increment; `_rotate` takes what it read with
+    `slot[0] -= taken` for the same reason. `_n` only decides when to close a
+    batch, so a rare lost update there costs nothing. (A free-threaded
+    interpreter would need the lock here.)
+    """
+    global _n
+    slot[0] += 1
+    _n += 1
+    if _due or _n >= USAGE_FLUSH_EVALUATIONS:
+        _close()
+
+
+def count_many(slots: tuple[list[int], ...]) -> None:
+    """Count one evaluation in each slot (GET /api/flags/get serves every flag)."""
+    global _n
+    for slot in slots:
+        slot[0] += 1
+    _n += len(slots)
+    if _due or _n >= USAGE_FLUSH_EVALUATIONS:
+        _close()
+
+
+def _close() -> None:
+    with _lock:
+        batch = _rotate() if (_due or _n >= USAGE_FLUSH_EVALUATIONS) else None
     if batch is not None:
         _closed(batch)
 
 
-def count_many(keys: tuple[UsageKey, ...]) -> None:
-    """Count one evaluation of each key (GET /api/flags/get serves every flag)."""
-    global _n
-    t = _time()
-    with _lock:
-        batch = _rotate(t) if t >= _deadline or _n >= USAGE_FLUSH_EVALUATIONS else None
-        counts = _counts
-        for key in keys:
-            counts[key] = counts.get(key, 0) + 1
-        _n += len(keys)
-    if batch is not None:
-        _closed(batch)
-
-
-def _rotate(t: float) -> Batch | None:
+def _rotate() -> Batch | None:
     """Close the open batch (under the lock); return it when it holds counts."""
-    global _counts, _n, _hour, _deadline
-    closed = _counts
+    global _n, _hour, _due
+    closed = {}
+    for key, slot in list(_cells.items()):
+        taken = slot[0]
+        if taken:
+            closed[key] = taken
+            slot[0] -= taken  # keeps an increment made since the read (see count)
     if closed:
         _pending.append((_hour, _database_name(), closed))
-    _counts, _n = {}, 0
-    _hour = int(t // 3600)
-    _deadline = min(t + USAGE_FLUSH_SECONDS, (_hour + 1) * 3600.0)
+    _n, _due = 0, False
+    _hour = int(_time() // 3600)
     return closed or None
+
+
+def _tick() -> None:
+    """Mark a batch due every USAGE_FLUSH_SECONDS and at every UTC hour (a daemon thread).
+
+    It only sets a flag: the next evaluation closes and writes the batch, in its
+    own thread and connection, as the bandwidth counter does.
+    """
+    global _due
+    while True:
+        now = _time()
+        time.sleep(max(0.05, min(USAGE_FLUSH_SECONDS, 3600 - now % 3600)))
+        _due = True
+
+
+def _start_ticker() -> None:
+    global _hour
+    _hour = int(_time() // 3600)
+    threading.Thread(target=_tick, name="flags-usage-ticker", daemon=True).start()
 
 
 def _closed(batch: Batch) -> None:
@@ -96,7 +138,7 @@ def flush(*, close: bool = False) -> bool:
     batch = None
     with _lock:
         if close:
-            batch = _rotate(_time())
+            batch = _rotate()
         pending = list(_pending)
         _pending.clear()
     if batch is not None:
@@ -164,15 +206,26 @@ def _write(pending: list[tuple[int, str | None, Batch]]) -> None:
 def pending_count() -> int:
     """Return the evaluations counted here and not yet written (tests, diagnostics)."""
     with _lock:
-        return sum(_counts.values()) + sum(sum(b.values()) for _, _, b in _pending)
+        open_batch = sum(slot[0] for slot in _cells.values())
+        return open_batch + sum(sum(b.values()) for _, _, b in _pending)
 
 
 def reset() -> None:
-    """Drop every unwritten count and start a new batch (tests; a forked child)."""
-    global _lock, _counts, _n, _deadline
+    """Drop every unwritten count and start a new batch (tests)."""
+    global _n, _due, _hour
+    with _lock:
+        for slot in _cells.values():
+            slot[0] -= slot[0]
+        _n, _due, _hour = 0, False, int(_time() // 3600)
+        _pending.clear()
+
+
+def _after_fork() -> None:
+    """A forked worker starts with no counts (the parent's are the parent's) and a ticker."""
+    global _lock
     _lock = threading.Lock()
-    _counts, _n, _deadline = {}, 0, 0.0
-    _pending.clear()
+    reset()
+    _start_ticker()
 
 
 def _database_name() -> str | None:
@@ -201,5 +254,5 @@ def _flush_at_exit() -> None:
 
 
 atexit.register(_flush_at_exit)
-# A forked worker starts with no counts: the parent's are the parent's to write.
-os.register_at_fork(after_in_child=reset)
+os.register_at_fork(after_in_child=_after_fork)
+_start_ticker()

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import os
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 import flags
 from flags import services, usage
-from flags.limits import USAGE_FLUSH_EVALUATIONS, USAGE_FLUSH_SECONDS
+from flags.limits import USAGE_FLUSH_EVALUATIONS
 from flags.models import FlagUsage
 from tests.conftest import TEST_KEY, spawn_gunicorn, stop, subprocess_env
 
@@ -49,46 +50,55 @@ def listener():
 def test_every_evaluation_is_counted_and_flushed_in_one_batch(beta, listener, monkeypatch):
     now = [1_800_000_000.0]
     monkeypatch.setattr(usage, "_time", lambda: now[0])
+    usage.reset()  # the open batch's hour: now
     for _ in range(3):
         flags.evaluate(beta, {"country": "DE"})
     flags.is_enabled(beta, context={"country": "FR"})
     flags.get_value("no.such.flag", 1)
     assert FlagUsage.objects.count() == 0  # nothing written per evaluation
     assert usage.pending_count() == 5
-    now[0] += USAGE_FLUSH_SECONDS
-    flags.evaluate(beta, {"country": "FR"})  # closes the batch, then counts itself
-    assert rows() == {(beta, "de", "TARGETING_MATCH"): 3, (beta, "default", "DEFAULT"): 1}
+    usage._due = True  # what the ticker thread does every USAGE_FLUSH_SECONDS
+    flags.evaluate(beta, {"country": "FR"})  # counts itself, then closes the batch
+    assert rows() == {(beta, "de", "TARGETING_MATCH"): 3, (beta, "default", "DEFAULT"): 2}
     assert listener == [
         {
             (beta, "de", "TARGETING_MATCH"): 3,
-            (beta, "default", "DEFAULT"): 1,
+            (beta, "default", "DEFAULT"): 2,
             ("other", "default", "ERROR"): 1,
         }
     ]
     # The next batch adds to the same rows (one F() update each), unknown keys never written.
+    flags.evaluate(beta, {"country": "FR"})
     usage.flush(close=True)
-    assert rows()[(beta, "default", "DEFAULT")] == 2
+    assert rows()[(beta, "default", "DEFAULT")] == 3
     assert not FlagUsage.objects.filter(key="other").exists()
     hour = FlagUsage.objects.first().hour
     assert hour == dt.datetime.fromtimestamp(1_800_000_000 // 3600 * 3600, tz=dt.UTC)
 
 
-def test_a_batch_closes_after_the_evaluation_limit(beta, monkeypatch):
-    monkeypatch.setattr(usage, "_time", lambda: 1_800_000_000.0)
+def test_a_batch_closes_after_the_evaluation_limit(beta):
     for _ in range(USAGE_FLUSH_EVALUATIONS + 1):
         flags.evaluate(beta, {"country": "DE"})
     assert rows() == {(beta, "de", "TARGETING_MATCH"): USAGE_FLUSH_EVALUATIONS}
     assert usage.pending_count() == 1
 
 
-def test_nothing_is_written_inside_a_transaction_and_kept_for_later(beta, monkeypatch):
+def test_the_ticker_marks_a_batch_due(monkeypatch):
+    monkeypatch.setattr(usage, "USAGE_FLUSH_SECONDS", 0.05)
+    usage._due = False
+    usage._start_ticker()
+    deadline = time.monotonic() + 5
+    while not usage._due and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert usage._due
+
+
+def test_nothing_is_written_inside_a_transaction_and_kept_for_later(beta):
     from django.db import transaction
 
-    now = [1_800_000_000.0]
-    monkeypatch.setattr(usage, "_time", lambda: now[0])
     flags.evaluate(beta)
     with transaction.atomic():
-        now[0] += USAGE_FLUSH_SECONDS
+        usage._due = True
         flags.evaluate(beta)
         assert FlagUsage.objects.count() == 0
     usage.flush(close=True)
