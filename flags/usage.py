@@ -1,19 +1,19 @@
 """Usage counts: every evaluation counted in process memory, flushed in batches.
 
 `count(cell)` adds one to the cell of `(flag, variant, reason)` (compiled
-flags hold a cell per outcome, so counting hashes nothing). Every
-`USAGE_FLUSH_SECONDS` (and at each UTC hour) a ticker thread marks the batch
-due; the next evaluation, or the one after `USAGE_FLUSH_EVALUATIONS`, closes
-it: `FLUSH_LISTENERS` get it (the metrics endpoint, wired by the coordinator;
-one count per evaluation, two readers), and it is
-added to the `FlagUsage` rows with one `F()` update per row — the bandwidth
-counter's pattern (`costs.middleware`), never a write per evaluation. Keys of
-unknown flags are counted as "other" for the listeners and never written.
+flags hold a cell per outcome, so counting hashes nothing and never waits for
+I/O). A writer thread per process closes the batch every
+`USAGE_FLUSH_SECONDS`, at each UTC hour, and when the
+`USAGE_FLUSH_EVALUATIONS`th evaluation wakes it: `FLUSH_LISTENERS` get it
+(the metrics endpoint, wired by the coordinator; one count per evaluation,
+two readers), and it is added to the `FlagUsage` rows with one `F()` update
+per row — the bandwidth counter's batching (`costs.middleware`), never a
+write per evaluation, and off the request's thread. Keys of unknown flags are
+counted as "other" for the listeners and never written.
 
 Counts lost when a process is killed: the open batch, i.e. evaluations of at
 most one flush interval (10 s, 10,000 evaluations). A batch that cannot be
-written (database down, or the caller inside a transaction) waits for the next
-flush; a clean exit flushes (atexit).
+written (database down) waits for the next flush; a clean exit flushes (atexit).
 """
 
 import atexit
@@ -38,7 +38,9 @@ _lock = threading.Lock()  # between closers and `cell()`, never on the counting 
 # (no hashing, no allocation); closing a batch reads and zeroes the cells.
 _cells: dict[UsageKey, list[int]] = {}
 _n = 0  # evaluations counted in the open batch
-_due = False  # set by the ticker thread every USAGE_FLUSH_SECONDS and at each hour
+_wake = threading.Event()  # wakes the writer before its time (the 10,000th evaluation)
+# False: the writer thread never writes (the flags tests flush explicitly).
+BACKGROUND = True
 _hour = 0  # the UTC hour (since the epoch) the open batch is counted in
 _pending: list[tuple[int, str | None, Batch]] = []  # (hour, database, counts) to write
 _failing = False
@@ -55,20 +57,20 @@ def cell(key: UsageKey) -> list[int]:
 
 
 def count(slot: list[int]) -> None:
-    """Count one evaluation in `slot` (the hot path: two increments, no lock).
+    """Count one evaluation in `slot` (the hot path: two increments, no lock, no I/O).
 
     `slot[0] += 1` on a list of ints runs no Python code and reaches no point
     where CPython's interpreter hands the GIL to another thread, so concurrent
     threads never lose an increment; `_rotate` takes what it read with
-    `slot[0] -= taken` for the same reason. `_n` only decides when to close a
-    batch, so a rare lost update there costs nothing. (A free-threaded
-    interpreter would need the lock here.)
+    `slot[0] -= taken` for the same reason. `_n` only decides when to wake the
+    writer, so a rare lost update there costs nothing. (A free-threaded
+    interpreter would need a lock here.)
     """
     global _n
     slot[0] += 1
     _n += 1
-    if _due or _n >= USAGE_FLUSH_EVALUATIONS:
-        _close()
+    if _n >= USAGE_FLUSH_EVALUATIONS:
+        _wake.set()
 
 
 def count_many(slots: tuple[list[int], ...]) -> None:
@@ -77,20 +79,13 @@ def count_many(slots: tuple[list[int], ...]) -> None:
     for slot in slots:
         slot[0] += 1
     _n += len(slots)
-    if _due or _n >= USAGE_FLUSH_EVALUATIONS:
-        _close()
-
-
-def _close() -> None:
-    with _lock:
-        batch = _rotate() if (_due or _n >= USAGE_FLUSH_EVALUATIONS) else None
-    if batch is not None:
-        _closed(batch)
+    if _n >= USAGE_FLUSH_EVALUATIONS:
+        _wake.set()
 
 
 def _rotate() -> Batch | None:
     """Close the open batch (under the lock); return it when it holds counts."""
-    global _n, _hour, _due
+    global _n, _hour
     closed = {}
     for key, slot in list(_cells.items()):
         taken = slot[0]
@@ -99,37 +94,42 @@ def _rotate() -> Batch | None:
             slot[0] -= taken  # keeps an increment made since the read (see count)
     if closed:
         _pending.append((_hour, _database_name(), closed))
-    _n, _due = 0, False
+    _n = 0
     _hour = int(_time() // 3600)
     return closed or None
 
 
-def _tick() -> None:
-    """Mark a batch due every USAGE_FLUSH_SECONDS and at every UTC hour (a daemon thread).
+def _writer() -> None:
+    """Close and write a batch every USAGE_FLUSH_SECONDS, at each UTC hour, and when
+    woken by the 10,000th evaluation (a daemon thread with its own connection)."""
+    from django.db import connections
 
-    It only sets a flag: the next evaluation closes and writes the batch, in its
-    own thread and connection, as the bandwidth counter does.
-    """
-    global _due
     while True:
         now = _time()
-        time.sleep(max(0.05, min(USAGE_FLUSH_SECONDS, 3600 - now % 3600)))
-        _due = True
+        _wake.wait(max(0.05, min(USAGE_FLUSH_SECONDS, 3600 - now % 3600)))
+        _wake.clear()
+        if not BACKGROUND:
+            continue
+        try:
+            flush(close=True)
+        except Exception:
+            logger.exception("flags usage flush failed")
+        finally:
+            connections.close_all()  # this thread's only; reopened at the next flush
 
 
-def _start_ticker() -> None:
+def _start_writer() -> None:
     global _hour
     _hour = int(_time() // 3600)
-    threading.Thread(target=_tick, name="flags-usage-ticker", daemon=True).start()
+    threading.Thread(target=_writer, name="flags-usage-writer", daemon=True).start()
 
 
-def _closed(batch: Batch) -> None:
+def _notify(batch: Batch) -> None:
     for listener in list(FLUSH_LISTENERS):
         try:
             listener(dict(batch))
         except Exception:
             logger.exception("flags usage listener failed")
-    flush()
 
 
 def flush(*, close: bool = False) -> bool:
@@ -142,11 +142,7 @@ def flush(*, close: bool = False) -> bool:
         pending = list(_pending)
         _pending.clear()
     if batch is not None:
-        for listener in list(FLUSH_LISTENERS):
-            try:
-                listener(dict(batch))
-            except Exception:
-                logger.exception("flags usage listener failed")
+        _notify(batch)
     if not pending:
         return True
     if _in_transaction():
@@ -212,11 +208,11 @@ def pending_count() -> int:
 
 def reset() -> None:
     """Drop every unwritten count and start a new batch (tests)."""
-    global _n, _due, _hour
+    global _n, _hour
     with _lock:
         for slot in _cells.values():
             slot[0] -= slot[0]
-        _n, _due, _hour = 0, False, int(_time() // 3600)
+        _n, _hour = 0, int(_time() // 3600)
         _pending.clear()
 
 
@@ -225,7 +221,7 @@ def _after_fork() -> None:
     global _lock
     _lock = threading.Lock()
     reset()
-    _start_ticker()
+    _start_writer()
 
 
 def _database_name() -> str | None:
@@ -255,4 +251,4 @@ def _flush_at_exit() -> None:
 
 atexit.register(_flush_at_exit)
 os.register_at_fork(after_in_child=_after_fork)
-_start_ticker()
+_start_writer()

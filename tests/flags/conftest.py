@@ -61,6 +61,7 @@ def _usage_isolated():
     """Counts of one test never flush into another's database."""
     from flags import usage
 
+    usage.BACKGROUND = False  # tests flush explicitly (or turn it on)
     usage.reset()
     yield
     usage.reset()

@@ -57,40 +57,46 @@ def test_every_evaluation_is_counted_and_flushed_in_one_batch(beta, listener, mo
     flags.get_value("no.such.flag", 1)
     assert FlagUsage.objects.count() == 0  # nothing written per evaluation
     assert usage.pending_count() == 5
-    usage._due = True  # what the ticker thread does every USAGE_FLUSH_SECONDS
-    flags.evaluate(beta, {"country": "FR"})  # counts itself, then closes the batch
-    assert rows() == {(beta, "de", "TARGETING_MATCH"): 3, (beta, "default", "DEFAULT"): 2}
+    usage.flush(close=True)  # what the writer thread does every 10 s
+    assert rows() == {(beta, "de", "TARGETING_MATCH"): 3, (beta, "default", "DEFAULT"): 1}
     assert listener == [
         {
             (beta, "de", "TARGETING_MATCH"): 3,
-            (beta, "default", "DEFAULT"): 2,
+            (beta, "default", "DEFAULT"): 1,
             ("other", "default", "ERROR"): 1,
         }
     ]
     # The next batch adds to the same rows (one F() update each), unknown keys never written.
     flags.evaluate(beta, {"country": "FR"})
     usage.flush(close=True)
-    assert rows()[(beta, "default", "DEFAULT")] == 3
+    assert rows()[(beta, "default", "DEFAULT")] == 2
     assert not FlagUsage.objects.filter(key="other").exists()
     hour = FlagUsage.objects.first().hour
     assert hour == dt.datetime.fromtimestamp(1_800_000_000 // 3600 * 3600, tz=dt.UTC)
 
 
-def test_a_batch_closes_after_the_evaluation_limit(beta):
-    for _ in range(USAGE_FLUSH_EVALUATIONS + 1):
+def wait_for_rows(expected, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while rows() != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return rows()
+
+
+def test_the_writer_thread_flushes_after_the_evaluation_limit(beta, monkeypatch):
+    monkeypatch.setattr(usage, "BACKGROUND", True)
+    for _ in range(USAGE_FLUSH_EVALUATIONS):
         flags.evaluate(beta, {"country": "DE"})
-    assert rows() == {(beta, "de", "TARGETING_MATCH"): USAGE_FLUSH_EVALUATIONS}
-    assert usage.pending_count() == 1
+    expected = {(beta, "de", "TARGETING_MATCH"): USAGE_FLUSH_EVALUATIONS}
+    assert wait_for_rows(expected) == expected
 
 
-def test_the_ticker_marks_a_batch_due(monkeypatch):
-    monkeypatch.setattr(usage, "USAGE_FLUSH_SECONDS", 0.05)
-    usage._due = False
-    usage._start_ticker()
-    deadline = time.monotonic() + 5
-    while not usage._due and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert usage._due
+def test_the_writer_thread_flushes_every_interval(beta, monkeypatch):
+    monkeypatch.setattr(usage, "BACKGROUND", True)
+    monkeypatch.setattr(usage, "USAGE_FLUSH_SECONDS", 0.1)
+    usage._wake.set()  # the writer sleeps up to 10 s: start its next, shorter wait now
+    flags.evaluate(beta)
+    expected = {(beta, "default", "DEFAULT"): 1}
+    assert wait_for_rows(expected) == expected
 
 
 def test_nothing_is_written_inside_a_transaction_and_kept_for_later(beta):
@@ -98,8 +104,8 @@ def test_nothing_is_written_inside_a_transaction_and_kept_for_later(beta):
 
     flags.evaluate(beta)
     with transaction.atomic():
-        usage._due = True
         flags.evaluate(beta)
+        assert usage.flush(close=True) is False
         assert FlagUsage.objects.count() == 0
     usage.flush(close=True)
     assert rows() == {(beta, "default", "DEFAULT"): 2}
