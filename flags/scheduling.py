@@ -51,7 +51,8 @@ def schedule_row(s: FlagSchedule) -> dict[str, Any]:
     }
 
 
-def _check_change(flag: Flag, change: Any) -> dict[str, Any]:
+def check_change(flag: Flag, change: Any) -> dict[str, Any]:
+    """Return `change` if it may be scheduled for `flag` (the checks of `set`), else raise."""
     if not isinstance(change, dict) or not change:
         raise InvalidFlagInput(f"change: an object with any of {', '.join(CHANGE_FIELDS)}.")
     unknown = sorted(set(change) - set(CHANGE_FIELDS))
@@ -64,7 +65,9 @@ def _check_change(flag: Flag, change: Any) -> dict[str, Any]:
     return dict(change)
 
 
-def _check_at(at: Any, now: dt.datetime) -> dt.datetime:
+def check_at(at: Any, now: dt.datetime | None = None) -> dt.datetime:
+    """Return `at` if a change may be scheduled then; raise InvalidFlagInput saying why not."""
+    now = now or timezone.now()
     if not isinstance(at, dt.datetime) or at.tzinfo is None:
         raise InvalidFlagInput("at: an ISO-8601 date-time with a zone (e.g. 2026-12-01T09:00Z).")
     if at < now - dt.timedelta(seconds=SCHEDULE_PAST_GRACE):
@@ -79,7 +82,7 @@ def schedule_create(
 ) -> dict[str, Any]:
     """Validate and store a change of flag `key` to apply at `at`; return its row."""
     now = timezone.now()
-    at = _check_at(at, now)
+    at = check_at(at, now)
     if not isinstance(note, str) or len(note) > NOTE_MAX or text_problem(note):
         raise InvalidFlagInput(f"note: text of at most {NOTE_MAX} characters.")
     with transaction.atomic():
@@ -88,7 +91,7 @@ def schedule_create(
             raise UnknownFlag(f"No flag {key!r}.")
         if flag.archived:
             raise FlagArchived(f"{key} is archived; unarchive it before scheduling a change.")
-        change = _check_change(flag, change)
+        change = check_change(flag, change)
         schedule = FlagSchedule.objects.create(
             flag=flag, key=key, at=at, change=change, note=note, created_by=actor
         )

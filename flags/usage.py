@@ -69,8 +69,8 @@ def count(slot: list[int]) -> None:
     global _n
     slot[0] += 1
     _n += 1
-    if _n >= USAGE_FLUSH_EVALUATIONS:
-        _wake.set()
+    if _n >= USAGE_FLUSH_EVALUATIONS and not _wake.is_set():
+        _wake.set()  # once: the writer resets `_n` when it takes the batch
 
 
 def count_many(slots: tuple[list[int], ...]) -> None:
@@ -79,7 +79,7 @@ def count_many(slots: tuple[list[int], ...]) -> None:
     for slot in slots:
         slot[0] += 1
     _n += len(slots)
-    if _n >= USAGE_FLUSH_EVALUATIONS:
+    if _n >= USAGE_FLUSH_EVALUATIONS and not _wake.is_set():
         _wake.set()
 
 
@@ -107,15 +107,20 @@ def _writer() -> None:
     while True:
         now = _time()
         _wake.wait(max(0.05, min(USAGE_FLUSH_SECONDS, 3600 - now % 3600)))
-        _wake.clear()
         if not BACKGROUND:
+            _wake.clear()
+            connections.close_all()  # this thread's: nothing to write here any more
             continue
         try:
             flush(close=True)
         except Exception:
             logger.exception("flags usage flush failed")
         finally:
-            connections.close_all()  # this thread's only; reopened at the next flush
+            _wake.clear()  # after the batch was taken (and `_n` reset): counters set it once
+            # This thread keeps its connection between flushes (as a request thread
+            # does), dropping it when broken or past CONN_MAX_AGE.
+            for conn in connections.all(initialized_only=True):
+                conn.close_if_unusable_or_obsolete()
 
 
 def _start_writer() -> None:
@@ -167,36 +172,43 @@ def _keep(pending: list[tuple[int, str | None, Batch]]) -> None:
 
 
 def _write(pending: list[tuple[int, str | None, Batch]]) -> None:
-    """Add each batch to its hour's rows: one F() update per row, a row created once."""
-    from django.db import IntegrityError, transaction
-    from django.db.models import F
+    """Add each batch to its hour's rows: one additive upsert per row, all in one statement.
+
+    `count = count + n` on the row of (flag, variant, reason, hour), created on
+    its first batch (`INSERT … ON CONFLICT … DO UPDATE`, SQLite and PostgreSQL
+    alike): the F() pattern without a round trip per row, so a flush every
+    10,000 evaluations stays cheap next to them.
+    """
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from flags.models import FlagUsage
 
     now = timezone.now()
-    with transaction.atomic():
-        for hour, _, counts in pending:
-            start = dt.datetime.fromtimestamp(hour * 3600, tz=dt.UTC)
-            last = min(now, start + dt.timedelta(hours=1))
-            for (key, variant, reason), n in counts.items():
-                if key == OTHER:
-                    continue
-                rows = FlagUsage.objects.filter(key=key, variant=variant, reason=reason, hour=start)
-                if rows.update(count=F("count") + n, last_at=last):
-                    continue
-                try:
-                    with transaction.atomic():
-                        FlagUsage.objects.create(
-                            key=key,
-                            variant=variant,
-                            reason=reason,
-                            hour=start,
-                            count=n,
-                            last_at=last,
-                        )
-                except IntegrityError:  # another process created the row first
-                    rows.update(count=F("count") + n, last_at=last)
+    adapt = connection.ops.adapt_datetimefield_value
+    params = []
+    for hour, _, counts in pending:
+        start = dt.datetime.fromtimestamp(hour * 3600, tz=dt.UTC)
+        last = adapt(min(now, start + dt.timedelta(hours=1)))
+        start_value = adapt(start)
+        params += [
+            (key, variant, reason, start_value, n, last)
+            for (key, variant, reason), n in counts.items()
+            if key != OTHER
+        ]
+    if not params:
+        return
+    q = connection.ops.quote_name
+    table = q(FlagUsage._meta.db_table)
+    columns = ", ".join(q(c) for c in ("key", "variant", "reason", "hour", "count", "last_at"))
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s) "
+        f"ON CONFLICT ({q('key')}, {q('variant')}, {q('reason')}, {q('hour')}) DO UPDATE SET "
+        f"{q('count')} = {table}.{q('count')} + excluded.{q('count')}, "
+        f"{q('last_at')} = excluded.{q('last_at')}"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def pending_count() -> int:

@@ -65,3 +65,5 @@ def _usage_isolated():
     usage.reset()
     yield
     usage.reset()
+    usage.BACKGROUND = False
+    usage._wake.set()  # the writer drops its connection (the test database can go)
