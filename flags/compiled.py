@@ -260,8 +260,10 @@ class CompiledFlag:
         for holds, failed in self._prereqs:
             if not holds(context):
                 return failed
-        if self._lists:
-            context = _prepare(context, self._lists)
+        for attribute in self._lists:
+            if context.get(attribute).__class__ is list:  # rare: build the sets once
+                context = _prepare(context, self._lists)
+                break
         for match, outcome in self._rules:
             if match(context):
                 return outcome
