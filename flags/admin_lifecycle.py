@@ -11,7 +11,7 @@ from echopilot.admin import reported
 from echopilot.auth import admin_actor
 from echopilot.exceptions import ServiceError
 from flags import scheduling, segments
-from flags.admin import PrettyJSONField, short_json
+from flags.admin_forms import PrettyJSONField, short_json
 from flags.models import FlagSchedule, Segment
 
 CONDITIONS_EXAMPLE = json.dumps(
