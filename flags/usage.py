@@ -107,20 +107,23 @@ def _writer() -> None:
     while True:
         now = _time()
         _wake.wait(max(0.05, min(USAGE_FLUSH_SECONDS, 3600 - now % 3600)))
-        if not BACKGROUND:
-            _wake.clear()
-            connections.close_all()  # this thread's: nothing to write here any more
-            continue
         try:
-            flush(close=True)
+            if BACKGROUND:
+                flush(close=True)
         except Exception:
             logger.exception("flags usage flush failed")
-        finally:
-            _wake.clear()  # after the batch was taken (and `_n` reset): counters set it once
-            # This thread keeps its connection between flushes (as a request thread
-            # does), dropping it when broken or past CONN_MAX_AGE.
-            for conn in connections.all(initialized_only=True):
-                conn.close_if_unusable_or_obsolete()
+        # After the batch was taken (and `_n` reset): counters set it only once.
+        _wake.clear()
+        try:
+            if BACKGROUND:
+                # Kept between flushes, as a request thread keeps it; dropped when
+                # broken or past CONN_MAX_AGE.
+                for conn in connections.all(initialized_only=True):
+                    conn.close_if_unusable_or_obsolete()
+            else:
+                connections.close_all()  # this thread's: nothing to write any more
+        except Exception:
+            logger.warning("flags usage writer could not tidy its connection", exc_info=True)
 
 
 def _start_writer() -> None:
