@@ -10,6 +10,10 @@ class ClosedSerializerExtension(OpenApiSerializerExtension):
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
+        from flags.serializers import ClosedSerializer
+
         schema = auto_schema._map_basic_serializer(self.target, direction)
         schema["additionalProperties"] = False
+        if schema.get("description") == ClosedSerializer.__doc__:
+            del schema["description"]  # the base class's docstring says nothing about this one
         return schema
