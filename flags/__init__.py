@@ -1,27 +1,54 @@
 """Feature flags. `from flags import is_enabled, get_value, evaluate` from any Django code.
 
-The three names resolve on first use to the functions in `flags.selectors`
-(module `__getattr__`), so importing this package never touches the app
-registry or the models, and a call costs no wrapper: evaluation is a hot path.
-
-    flags.is_enabled(key, *, user=None, context=None, default=False) -> bool
-    flags.get_value(key, default=None, *, user=None, context=None) -> value
-    flags.evaluate(key, context=None, *, default=...) -> (value, variant, reason)
+These wrappers import the implementation (`flags.selectors`) on first call and
+keep it, so importing this package never touches the app registry or the
+models, and a call costs one small wrapper: evaluation is a hot path.
 """
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flags.selectors import evaluate, get_value, is_enabled
+    from flags.engine import Evaluation
 
-__all__ = ["evaluate", "get_value", "is_enabled"]
+_selectors: Any = None
+_NO_DEFAULT: Any = object()
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from flags import selectors
+def _impl() -> Any:
+    """Return flags.selectors, imported on first use."""
+    global _selectors
+    from flags import selectors
 
-        function = getattr(selectors, name)
-        globals()[name] = function  # later lookups skip this hook
-        return function
-    raise AttributeError(f"module 'flags' has no attribute {name!r}")
+    _selectors = selectors
+    return selectors
+
+
+def is_enabled(
+    key: str, *, user: Any = None, context: dict[str, Any] | None = None, default: bool = False
+) -> bool:
+    """Return True if the boolean flag `key` is on for this user/context."""
+    selectors = _selectors or _impl()
+    return bool(selectors.is_enabled(key, user=user, context=context, default=default))
+
+
+def get_value(
+    key: str, default: Any = None, *, user: Any = None, context: dict[str, Any] | None = None
+) -> Any:
+    """Return the value of flag `key` for this user/context, or `default`."""
+    return (_selectors or _impl()).get_value(key, default, user=user, context=context)
+
+
+def evaluate(
+    key: str, context: dict[str, Any] | None = None, *, default: Any = _NO_DEFAULT
+) -> "Evaluation":
+    """Return (value, variant, reason) of flag `key` for `context`.
+
+    Without `default` a failure raises `flags.engine.FlagError`; with it, a
+    failure returns (default, "default", "ERROR").
+    """
+    selectors = _selectors or _impl()
+    if default is _NO_DEFAULT:
+        result: Evaluation = selectors.evaluate(key, context)
+    else:
+        result = selectors.evaluate(key, context, default=default)
+    return result
