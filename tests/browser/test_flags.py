@@ -1,4 +1,4 @@
-"""The flags console in a real browser: an editor flips a flag and reverts it via the confirmation."""
+"""The flags console in a real browser: an editor flips a flag, then reverts it (confirmed)."""
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
