@@ -88,11 +88,24 @@ def _condition(attribute: str, op: str, want: Any) -> Match:
                 return v in strings
             return any(_same_kind(v, w) for w in others)
 
+        if op == "in" and not others:  # the common all-strings list: one set lookup
+            return lambda ctx: (v := ctx.get(attribute)).__class__ is str and v in strings
         if op == "in":
             return lambda ctx: (v := ctx.get(attribute, get)) is not get and member(v)
         return lambda ctx: (v := ctx.get(attribute, get)) is not get and not member(v)
     if op == "contains":
         wanted = _tag(want)
+        if want.__class__ is str:
+
+            def contains_text(ctx: Mapping[str, Any]) -> bool:
+                v = ctx.get(attribute)
+                if v.__class__ is str:
+                    return want in v
+                if v.__class__ is _Items:
+                    return wanted in v.tags
+                return isinstance(v, list) and wanted in _Items(v).tags
+
+            return contains_text
 
         def contains(ctx: Mapping[str, Any]) -> bool:
             v = ctx.get(attribute, get)
@@ -112,6 +125,10 @@ def _condition(attribute: str, op: str, want: Any) -> Match:
             "lt": lambda v: v < want,
             "lte": lambda v: v <= want,
         }[op]
+        if op == "lt":  # inlined: the type test and comparison of the commonest case
+            return lambda ctx: (
+                ((t := (v := ctx.get(attribute)).__class__) is int or t is float) and v < want
+            )
         return lambda ctx: _is_number(v := ctx.get(attribute, get)) and test(v)
     if op in ("gt", "gte", "lt", "lte"):  # a string operand
         stest = {
