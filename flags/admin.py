@@ -1,79 +1,29 @@
 """Admin pages for flags. Every change goes through `flags.services` as `admin:<user>`."""
 
+import datetime as dt
 import json
-from typing import Any
+import threading
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery, Sum
 from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
+from django.utils.http import urlencode
 
 from echopilot.admin import ReadOnlyAdmin, reported
 from echopilot.auth import admin_actor
-from echopilot.exceptions import ServiceError
-from flags import services
-from flags.limits import HISTORY_ON_PAGE
-from flags.models import Flag, FlagChange
+from flags import reports, services
+from flags.admin_forms import FlagAdminForm, back, post_button, revert_link, short_json, try_message
+from flags.limits import HISTORY_ON_PAGE, STALE_STATIC_DEFAULT, STALE_UNUSED_DEFAULT
+from flags.models import Flag, FlagChange, FlagUsage
 
-
-def short_json(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
-    """Redirect to the page the button was on (same host only), else `fallback`."""
-    referer = request.META.get("HTTP_REFERER", "")
-    if referer and url_has_allowed_host_and_scheme(
-        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return HttpResponseRedirect(referer)
-    return HttpResponseRedirect(reverse(fallback))
-
-
-def post_button(url: str, label: str, title: str = "") -> SafeString:
-    # A submit button of the surrounding admin form (changelist or change form),
-    # redirected to our POST-only view: one click, with the form's CSRF token.
-    return format_html(
-        '<button type="submit" class="button" formaction="{}" formmethod="post" '
-        'formnovalidate title="{}">{}</button>',
-        url,
-        title,
-        label,
-    )
-
-
-class FlagAdminForm(forms.ModelForm):
-    class Meta:
-        model = Flag
-        fields = ["key", "type", "value", "description", "rules", "rollout", "enabled", "archived"]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if self.errors:
-            return cleaned
-        existing = Flag.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
-        key = existing.key if existing else cleaned.get("key", "")
-        try:
-            services.validate_flag(
-                key=key,
-                flag=existing,
-                value=cleaned.get("value"),
-                type_=cleaned.get("type"),
-                retype=True,
-                description=cleaned.get("description") or "",
-                rules=cleaned.get("rules") or [],
-                rollout=cleaned.get("rollout"),
-                enabled=cleaned.get("enabled"),
-                archived=cleaned.get("archived"),
-            )
-        except ServiceError as exc:
-            raise forms.ValidationError(exc.detail) from None
-        return cleaned
+# Per-request state of the flag list (the stale report), per thread.
+_page = threading.local()
 
 
 @admin.register(Flag)
@@ -87,12 +37,15 @@ class FlagAdmin(admin.ModelAdmin):
         "archived",
         "targeting",
         "last_change",
+        "last_evaluated",
+        "evaluations_7d",
+        "stale",
         "toggle_button",
     ]
     list_filter = ["type", "enabled", "archived"]
     search_fields = ["key", "description"]
     actions = ["archive_selected", "unarchive_selected", "disable_selected", "enable_selected"]
-    readonly_fields = ["updated_by", "updated_at", "created_at", "history"]
+    readonly_fields = ["updated_by", "updated_at", "created_at", "history", "try_it"]
 
     def get_list_display(self, request):
         fields = list(super().get_list_display(request))
@@ -103,16 +56,78 @@ class FlagAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        return fields + ["key"] if obj is not None else fields
+        # The type of an existing flag changes with `retype` (API, command), not here.
+        return fields + ["key", "type"] if obj is not None else fields
 
     def get_fields(self, request, obj=None):
-        fields = ["key", "type", "value", "description", "rules", "rollout", "enabled", "archived"]
+        fields = [
+            "key",
+            "type",
+            "value",
+            "description",
+            "rules",
+            "rollout",
+            "prerequisites",
+            "enabled",
+            "archived",
+            "announce",
+            "announce_channels",
+        ]
         if obj is not None:
+            if self.has_change_permission(request, obj):
+                fields.append("try_it")
             fields += ["updated_by", "updated_at", "created_at", "history"]
         return fields
 
     def has_delete_permission(self, request, obj=None):
         return False  # archive instead: history stays complete
+
+    def get_queryset(self, request):
+        since = timezone.now() - dt.timedelta(days=7)
+        usage = FlagUsage.objects.filter(key=OuterRef("key"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_evaluated_at=Subquery(usage.order_by("-last_at").values("last_at")[:1]),
+                evaluations_7d_count=Subquery(
+                    usage.filter(hour__gte=since)
+                    .values("key")
+                    .annotate(n=Sum("count"))
+                    .values("n")[:1]
+                ),
+            )
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        # Stale flags are marked in the list: one report per page view, a few queries.
+        _page.stale = {
+            row["key"]: row["reason"]
+            for row in reports.stale_flags(
+                unused_days=STALE_UNUSED_DEFAULT, static_days=STALE_STATIC_DEFAULT
+            )
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="last evaluated", ordering="last_evaluated_at")
+    def last_evaluated(self, obj):
+        when = getattr(obj, "last_evaluated_at", None)
+        return date_format(when, "DATETIME_FORMAT") if when else "never"
+
+    @admin.display(description="7 days", ordering="evaluations_7d_count")
+    def evaluations_7d(self, obj):
+        return getattr(obj, "evaluations_7d_count", None) or 0
+
+    @admin.display(description="stale")
+    def stale(self, obj):
+        reason = getattr(_page, "stale", {}).get(obj.key)
+        if not reason:
+            return ""
+        title = {
+            "unused": f"not evaluated for {STALE_UNUSED_DEFAULT} days",
+            "static": f"one value to everyone for {STALE_STATIC_DEFAULT} days",
+        }[reason]
+        return format_html('<strong title="{}">stale: {}</strong>', title, reason)
 
     @admin.display(description="value")
     def value_display(self, obj):
@@ -147,13 +162,24 @@ class FlagAdmin(admin.ModelAdmin):
             url, "Turn off" if obj.value else "Turn on", f"Set value to {not obj.value}"
         )
 
+    @admin.display(description="try it")
+    def try_it(self, obj):
+        # Fields of the change form, posted by the button to the try view (change_flag).
+        return format_html(
+            '<textarea name="try_context" rows="3" cols="60" placeholder="{}"></textarea><br>{}'
+            '<p class="help">A context as JSON; shows the value, variant and reason the API\'s '
+            "evaluate gives.</p>",
+            '{"targetingKey": "user-1", "country": "DE"}',
+            post_button(reverse("admin:flags_flag_try", args=[obj.pk]), "Evaluate"),
+        )
+
     @admin.display(description="history (newest first)")
     def history(self, obj):
         rows = FlagChange.objects.filter(flag=obj).order_by("-id")[:HISTORY_ON_PAGE]
         body = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td>"
-            "<td>{}</td><td>{}</td></tr>",
+            "<td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     row.pk,
@@ -162,11 +188,8 @@ class FlagAdmin(admin.ModelAdmin):
                     short_json(row.old, 80),
                     short_json(row.new, 80),
                     row.actor,
-                    post_button(
-                        reverse("admin:flags_flagchange_revert", args=[row.pk]),
-                        "Revert",
-                        f"Undo change {row.pk}",
-                    ),
+                    f"reverts: {row.revert_of_id}" if row.revert_of_id else "",
+                    revert_link(row.pk),
                 )
                 for row in rows
             ),
@@ -174,7 +197,7 @@ class FlagAdmin(admin.ModelAdmin):
         full = reverse("admin:flags_flagchange_changelist") + f"?key={obj.key}"
         return format_html(
             "<table><thead><tr><th>#</th><th>when (UTC)</th><th>field</th><th>old</th>"
-            "<th>new</th><th>who</th><th></th></tr></thead><tbody>{}</tbody></table>"
+            "<th>new</th><th>who</th><th></th><th></th></tr></thead><tbody>{}</tbody></table>"
             '<p><a href="{}">All changes of this flag</a></p>',
             body,
             full,
@@ -186,9 +209,33 @@ class FlagAdmin(admin.ModelAdmin):
                 "<path:object_id>/toggle/",
                 self.admin_site.admin_view(self.toggle_view),
                 name="flags_flag_toggle",
-            )
+            ),
+            path(
+                "<path:object_id>/try/",
+                self.admin_site.admin_view(self.try_view),
+                name="flags_flag_try",
+            ),
         ]
         return extra + super().get_urls()
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The object-history button: this flag's own change history (not Django's log)."""
+        flag = self.get_object(request, object_id)
+        if flag is None or not self.has_view_or_change_permission(request, flag):
+            raise PermissionDenied
+        return HttpResponseRedirect(
+            reverse("admin:flags_flagchange_changelist") + "?" + urlencode({"key": flag.key})
+        )
+
+    def try_view(self, request, object_id):
+        """Evaluate the flag for a typed context (POST, change_flag): the API's evaluate()."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        flag = self.get_object(request, object_id)
+        if flag is None or not self.has_change_permission(request, flag):
+            raise PermissionDenied
+        self.message_user(request, try_message(flag.key, request.POST.get("try_context", "")))
+        return HttpResponseRedirect(reverse("admin:flags_flag_change", args=[flag.pk]))
 
     def toggle_view(self, request, object_id):
         if request.method != "POST":
@@ -216,14 +263,16 @@ class FlagAdmin(admin.ModelAdmin):
             "rollout": data.get("rollout"),
             "enabled": data["enabled"],
             "archived": data["archived"],
+            "prerequisites": data.get("prerequisites") or [],
+            "announce": bool(data.get("announce")),
+            "announce_channels": data.get("announce_channels") or [],
         }
         key = original.key if original else data["key"]
         services.flag_set(
             key=key,
             actor=admin_actor(request),
             create=not change,
-            type=data["type"],
-            retype=change,
+            type=original.type if original else data["type"],
             **fields,
         )
         saved = Flag.objects.get(key=key)
@@ -277,6 +326,7 @@ class FlagChangeAdmin(ReadOnlyAdmin):
         "actor",
         "source",
         "ts",
+        "reverts",
         "revert_button",
     ]
     list_filter = ["field", "source"]
@@ -306,10 +356,13 @@ class FlagChangeAdmin(ReadOnlyAdmin):
     def new_display(self, obj):
         return short_json(obj.new)
 
+    @admin.display(description="reverts", ordering="revert_of")
+    def reverts(self, obj):
+        return f"reverts: {obj.revert_of_id}" if obj.revert_of_id else ""
+
     @admin.display(description="revert")
     def revert_button(self, obj):
-        url = reverse("admin:flags_flagchange_revert", args=[obj.pk])
-        return post_button(url, "Revert", f"Undo change {obj.pk}")
+        return revert_link(obj.pk)
 
     def get_urls(self):
         extra = [
@@ -339,16 +392,31 @@ class FlagChangeAdmin(ReadOnlyAdmin):
             )
 
     def revert_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """GET: the change a revert undoes (old -> new) and a confirm button; POST: revert."""
         if not request.user.has_perm("flags.change_flag"):
             raise PermissionDenied
         try:
             change_id = int(object_id)
         except ValueError:
             change_id = 0
-        self._revert(request, change_id)
-        return back(request, "admin:flags_flagchange_changelist")
+        row = FlagChange.objects.filter(pk=change_id).first()
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            self._revert(request, change_id)
+            if row is not None and row.flag_id is not None:
+                return HttpResponseRedirect(reverse("admin:flags_flag_change", args=[row.flag_id]))
+            return HttpResponseRedirect(reverse("admin:flags_flagchange_changelist"))
+        if row is None:
+            self.message_user(request, f"No history row {change_id}.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:flags_flagchange_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Revert change {row.pk} of {row.key}?",
+            "row": row,
+            "old": json.dumps(row.old, indent=2, ensure_ascii=False),
+            "new": json.dumps(row.new, indent=2, ensure_ascii=False),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/flags/revert_confirm.html", context)
 
     @admin.action(description="Revert selected changes", permissions=["revert"])
     def revert_selected(self, request, queryset):
@@ -357,3 +425,6 @@ class FlagChangeAdmin(ReadOnlyAdmin):
 
     def has_revert_permission(self, request):
         return request.user.has_perm("flags.change_flag")
+
+
+from flags import admin_lifecycle  # noqa: E402, F401 - schedules and segments

@@ -11,6 +11,7 @@ class FlagsConfig(AppConfig):
         from flags import (
             checks,  # noqa: F401 - registers the system checks
             overview,
+            schema,  # noqa: F401 - registers the OpenAPI extension
         )
 
         register_card(

@@ -16,7 +16,9 @@ from django.db import transaction
 from echopilot.config import ConfigError, read_json_config
 from echopilot.exceptions import ServiceError
 from echopilot.mirror import atomic_write
-from flags.models import ChangeField, ChangeSource, Flag
+from flags.limits import SEGMENT_KEY_PREFIX
+from flags.models import ChangeField, ChangeSource, Flag, FlagChange, Segment
+from flags.segments import segment_set, segment_spec, validate_segment
 from flags.services import FIELDS, canon, flag_set, flag_spec, validate_flag
 
 __all__ = ["ConfigError", "LoadResult", "config_path", "flags_export", "flags_load"]
@@ -40,7 +42,20 @@ class FlagSpec:
     given: set[str]
 
 
-SPEC_FIELDS = {"value", "type", "description", "rules", "rollout", "enabled", "archived"}
+SPEC_FIELDS = {
+    "value",
+    "type",
+    "description",
+    "rules",
+    "rollout",
+    "enabled",
+    "archived",
+    "prerequisites",
+    "announce",
+    "announce_channels",
+}
+# Fields an export leaves out while they have their default (the file stays short).
+_OPTIONAL = {"archived": False, "prerequisites": [], "announce": False, "announce_channels": []}
 
 
 def _raw_specs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -49,7 +64,7 @@ def _raw_specs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return {key: {"value": value} for key, value in data.items()}
     if data["version"] != 2:
         raise ConfigError(f"unsupported version {data['version']!r} (expected 2)")
-    unknown = sorted(set(data) - {"version", "flags"})
+    unknown = sorted(set(data) - {"version", "flags", "segments"})
     if unknown:
         raise ConfigError(f"unknown top-level field(s) {', '.join(unknown)}")
     flags = data.get("flags")
@@ -85,6 +100,10 @@ def parse_config(data: Any) -> dict[str, FlagSpec]:
                 rollout=spec.get("rollout"),
                 enabled=spec.get("enabled", True),
                 archived=spec.get("archived", False),
+                prerequisites=spec.get("prerequisites", []),
+                announce=spec.get("announce", False),
+                announce_channels=spec.get("announce_channels", []),
+                links=False,  # segments and prerequisites are checked while loading
             )
         except ServiceError as exc:
             raise ConfigError(f"flag {key!r}: {exc.detail}") from None
@@ -92,13 +111,72 @@ def parse_config(data: Any) -> dict[str, FlagSpec]:
     return specs
 
 
-def read_config(path: Path) -> dict[str, FlagSpec]:
-    """Read and validate a flags config file; raise ConfigError naming file and problem."""
+def parse_segments(data: Any) -> dict[str, dict[str, Any]]:
+    """Validate the `segments` of a version-2 file: name -> {conditions, description}."""
+    raw = data.get("segments", {}) if isinstance(data, dict) and "version" in data else {}
+    if not isinstance(raw, dict):
+        raise ConfigError("'segments' must be an object of name -> segment")
+    segments = {}
+    for name, spec in raw.items():
+        if not isinstance(spec, dict) or set(spec) - {"conditions", "description"}:
+            raise ConfigError(f"segment {name!r}: an object with conditions and description")
+        try:
+            segments[name] = validate_segment(
+                name=name,
+                conditions=spec.get("conditions"),
+                description=spec.get("description", ""),
+            )
+        except ServiceError as exc:
+            raise ConfigError(f"segment {name!r}: {exc.detail}") from None
+    return segments
+
+
+def read_config_file(path: Path) -> tuple[dict[str, FlagSpec], dict[str, dict[str, Any]]]:
+    """Read and validate a flags config file: (flags, segments); ConfigError names the file."""
     data = read_json_config(path)
     try:
-        return parse_config(data)
+        return parse_config(data), parse_segments(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def read_config(path: Path) -> dict[str, FlagSpec]:
+    """Read and validate a flags config file; raise ConfigError naming file and problem."""
+    return read_config_file(path)[0]
+
+
+def _load_segments(segments: dict[str, dict[str, Any]], actor: str, overwrite: bool) -> None:
+    """Create missing segments; replace one only while the file owns it (or `overwrite`)."""
+    for name, spec in segments.items():
+        current = Segment.objects.filter(name=name).first()
+        if current is not None and not overwrite:
+            source = (
+                FlagChange.objects.filter(key=SEGMENT_KEY_PREFIX + name)
+                .order_by("-id")
+                .values_list("source", flat=True)
+                .first()
+            )
+            if source not in (ChangeSource.CONFIG, None):
+                continue
+        segment_set(name=name, actor=actor, **spec)
+
+
+def _load_order(specs: dict[str, FlagSpec]) -> list[str]:
+    """Return the keys with every flag after the flags of the file it requires."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(key: str, depth: int) -> None:
+        if key in seen or key not in specs or depth > len(specs):
+            return
+        seen.add(key)
+        for p in specs[key].state.get("prerequisites") or []:
+            visit(p["flag"], depth + 1)
+        order.append(key)
+
+    for key in specs:
+        visit(key, 0)
+    return order
 
 
 def config_path() -> Path:
@@ -161,19 +239,29 @@ def flags_load(
     ConfigError before anything is written.
     """
     path = Path(path) if path else config_path()
-    specs = read_config(path)
+    specs, segments = read_config_file(path)
     result = LoadResult(path=str(path))
-    with transaction.atomic():
-        existing = {f.key: f for f in Flag.objects.filter(key__in=list(specs))}
-        for key, spec in specs.items():
-            outcome, kept = _load_one(
-                existing.get(key), key, spec, actor=actor, overwrite=overwrite
-            )
-            if kept:
-                result.kept[key] = kept
-            if outcome in ("created", "updated", "unchanged"):
-                getattr(result, outcome).append(key)
+    try:
+        with transaction.atomic():
+            _load_segments(segments, actor, overwrite)
+            _load_flags(specs, result, actor=actor, overwrite=overwrite)
+    except ServiceError as exc:  # a link the file breaks (unknown segment, cycle, ...)
+        raise ConfigError(f"{path}: {exc.detail}") from None
     return result
+
+
+def _load_flags(
+    specs: dict[str, FlagSpec], result: LoadResult, *, actor: str, overwrite: bool
+) -> None:
+    existing = {f.key: f for f in Flag.objects.filter(key__in=list(specs))}
+    for key in _load_order(specs):
+        outcome, kept = _load_one(
+            existing.get(key), key, specs[key], actor=actor, overwrite=overwrite
+        )
+        if kept:
+            result.kept[key] = kept
+        if outcome in ("created", "updated", "unchanged"):
+            getattr(result, outcome).append(key)
 
 
 def flags_export(*, path: Path | str | None = None) -> tuple[Path, int]:
@@ -182,9 +270,14 @@ def flags_export(*, path: Path | str | None = None) -> tuple[Path, int]:
     flags = {}
     for flag in Flag.objects.order_by("key"):
         spec = flag_spec(flag)
-        if not spec["archived"]:
-            del spec["archived"]
+        for name, default in _OPTIONAL.items():
+            if spec[name] == default:
+                del spec[name]
         flags[flag.key] = spec
-    text = json.dumps({"version": 2, "flags": flags}, indent=2, ensure_ascii=False) + "\n"
+    document: dict[str, Any] = {"version": 2, "flags": flags}
+    segments = {s.name: segment_spec(s) for s in Segment.objects.order_by("name")}
+    if segments:
+        document["segments"] = segments
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     atomic_write(path, text)
     return path, len(flags)

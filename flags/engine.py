@@ -1,21 +1,22 @@
-"""Pure flag logic: typing, rule/rollout validation, and compiled evaluation.
+"""Pure flag logic: typing, rule/rollout/prerequisite validation, the rollout hash.
 
-Nothing here touches the database. `compile_flag` turns a stored flag into a
-`CompiledFlag` whose `evaluate(context)` runs in a few microseconds: rules are
-pre-built closures and the rollout bucket is one BLAKE2 hash.
+Nothing here touches the database. `flags.compiled` turns a stored flag into
+a `CompiledFlag` that evaluates in about a microsecond; it is re-exported here.
 """
 
-import copy
 import hashlib
 import json
 import math
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from echopilot.parsers import json_problem, text_problem
 from flags.limits import (
+    CONTEXT_LIST_MAX,
+    CONTEXT_STRING_MAX,
+    KEY_MAX_LENGTH,
     MAX_CONDITIONS,
     MAX_DEPTH,
+    MAX_PREREQUISITES,
     MAX_RULES,
     MAX_SAFE_INTEGER,
     MAX_VALUE_BYTES,
@@ -35,6 +36,7 @@ class Reason:
     SPLIT = "SPLIT"
     DEFAULT = "DEFAULT"
     DISABLED = "DISABLED"
+    PREREQUISITE_FAILED = "PREREQUISITE_FAILED"
     ERROR = "ERROR"
 
 
@@ -42,6 +44,12 @@ class Evaluation(NamedTuple):
     value: Any
     variant: str
     reason: str
+
+
+class PrerequisiteFailed(Evaluation):
+    """A PREREQUISITE_FAILED evaluation; `prerequisite` names the flag that failed."""
+
+    prerequisite = ""
 
 
 class FlagError(Exception):
@@ -138,9 +146,35 @@ def check_text(text: Any, what: str) -> None:
 
 
 def context_problem(context: dict) -> str | None:
-    """Return why an evaluation context cannot be used (text, nesting), or None."""
+    """Return why an evaluation context cannot be used (text, nesting, cost), or None.
+
+    The cost budget: a list holds at most CONTEXT_LIST_MAX items and a string at
+    most CONTEXT_STRING_MAX bytes, so no context makes an evaluation expensive.
+    """
     problem = json_problem(context, MAX_DEPTH)
-    return f"context: {problem}" if problem else None
+    if problem:
+        return f"context: {problem}"
+    return budget_problem(context)
+
+
+def budget_problem(context: dict) -> str | None:
+    """Return which list or string of `context` is over the evaluation budget, or None."""
+    stack: list[tuple[str, Any]] = [("context", context)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if len(item) > CONTEXT_STRING_MAX // 4 and len(item.encode()) > CONTEXT_STRING_MAX:
+                return f"{where}: a string of at most {CONTEXT_STRING_MAX} bytes"
+        elif isinstance(item, list):
+            if len(item) > CONTEXT_LIST_MAX:
+                return f"{where}: a list of at most {CONTEXT_LIST_MAX} items ({len(item)} given)"
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if len(k) > CONTEXT_STRING_MAX // 4 and len(k.encode()) > CONTEXT_STRING_MAX:
+                    return f"{where}: a key of at most {CONTEXT_STRING_MAX} bytes"
+                stack.append((f"{where}.{k[:40]}", v))
+    return None
 
 
 def _name(raw: Any, default: str, what: str) -> str:
@@ -195,8 +229,34 @@ def normalize_condition(raw: Any, what: str) -> dict:
     return {"attribute": attribute, "op": op, "value": operand}
 
 
+def normalize_conditions(raw: Any, what: str) -> list[dict]:
+    """Validate a non-empty list of conditions (a rule's or a segment's)."""
+    if not isinstance(raw, list) or not raw:
+        raise InvalidFlag(f"{what}: 'conditions' must be a non-empty list.")
+    if len(raw) > MAX_CONDITIONS:
+        raise InvalidFlag(f"{what}: at most {MAX_CONDITIONS} conditions.")
+    return [normalize_condition(c, f"{what}.conditions[{j}]") for j, c in enumerate(raw)]
+
+
+def _rule_target(rule: dict, what: str) -> dict[str, Any]:
+    """Return {"conditions": [...]} or {"segment": name}: exactly one of them."""
+    if ("conditions" in rule) == ("segment" in rule):
+        raise InvalidFlag(f"{what}: give 'conditions' or 'segment' (one of them).")
+    if "segment" in rule:
+        segment = rule["segment"]
+        if not isinstance(segment, str) or not segment or len(segment) > KEY_MAX_LENGTH:
+            raise InvalidFlag(f"{what}: 'segment' must name a segment.")
+        check_text(segment, f"{what}.segment")
+        return {"segment": segment}
+    return {"conditions": normalize_conditions(rule["conditions"], what)}
+
+
 def normalize_rules(raw: Any, flag_type: str) -> list[dict]:
-    """Validate targeting rules; return them in canonical form or raise InvalidFlag."""
+    """Validate targeting rules; return them in canonical form or raise InvalidFlag.
+
+    A rule has `conditions`, or `segment` naming a segment (whether it exists is
+    the services' check: this module has no database).
+    """
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -208,31 +268,54 @@ def normalize_rules(raw: Any, flag_type: str) -> list[dict]:
         what = f"rules[{i}]"
         if not isinstance(rule, dict):
             raise InvalidFlag(f"{what}: a rule must be an object.")
-        unknown = sorted(set(rule) - {"name", "conditions", "value"})
+        unknown = sorted(set(rule) - {"name", "conditions", "segment", "value"})
         if unknown:
             raise InvalidFlag(f"{what}: unknown field(s) {', '.join(unknown)}.")
         name = _name(rule.get("name"), f"rule-{i + 1}", what)
         if name in names:
             raise InvalidFlag(f"{what}: duplicate rule name {name!r}.")
         names.add(name)
-        conditions = rule.get("conditions")
-        if not isinstance(conditions, list) or not conditions:
-            raise InvalidFlag(f"{what}: 'conditions' must be a non-empty list.")
-        if len(conditions) > MAX_CONDITIONS:
-            raise InvalidFlag(f"{what}: at most {MAX_CONDITIONS} conditions.")
+        target = _rule_target(rule, what)
         if "value" not in rule:
             raise InvalidFlag(f"{what}: 'value' (served when the rule matches) is required.")
-        rules.append(
-            {
-                "name": name,
-                "conditions": [
-                    normalize_condition(c, f"{what}.conditions[{j}]")
-                    for j, c in enumerate(conditions)
-                ],
-                "value": coerce(rule["value"], flag_type, f"{what}.value"),
-            }
-        )
+        value = coerce(rule["value"], flag_type, f"{what}.value")
+        rules.append({"name": name, **target, "value": value})
     return rules
+
+
+def rule_segments(rules: list[dict]) -> set[str]:
+    """Return the segment names normalized `rules` refer to."""
+    return {r["segment"] for r in rules if "segment" in r}
+
+
+def normalize_prerequisites(raw: Any) -> list[dict]:
+    """Validate prerequisites' shape: [{"flag": key, "value": JSON}], each flag once."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise InvalidFlag("prerequisites: must be a list.")
+    if len(raw) > MAX_PREREQUISITES:
+        raise InvalidFlag(f"prerequisites: at most {MAX_PREREQUISITES}.")
+    result, seen = [], set()
+    for i, item in enumerate(raw):
+        what = f"prerequisites[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidFlag(f'{what}: must be an object {{"flag", "value"}}.')
+        unknown = sorted(set(item) - {"flag", "value"})
+        if unknown:
+            raise InvalidFlag(f"{what}: unknown field(s) {', '.join(unknown)}.")
+        flag = item.get("flag")
+        if not isinstance(flag, str) or not flag or len(flag) > KEY_MAX_LENGTH:
+            raise InvalidFlag(f"{what}: 'flag' must be a flag key.")
+        check_text(flag, f"{what}.flag")
+        if flag in seen:
+            raise InvalidFlag(f"{what}: {flag!r} is listed twice.")
+        seen.add(flag)
+        if "value" not in item or json_type(item["value"]) is None:
+            raise InvalidFlag(f"{what}: 'value' (what {flag!r} must evaluate to) is required.")
+        check_value(item["value"], f"{what}.value")
+        result.append({"flag": flag, "value": item["value"]})
+    return result
 
 
 def normalize_rollout(raw: Any, flag_type: str) -> dict | None:
@@ -265,163 +348,3 @@ def bucket(flag_key: str, targeting_key: str) -> int:
     """
     digest = hashlib.blake2b(f"{flag_key}\x00{targeting_key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % BUCKETS
-
-
-# --- compiled conditions -------------------------------------------------------
-
-_MISSING = object()
-# A compiled condition: does this context attribute value pass?
-Test = Callable[[Any], bool]
-
-
-def _same_kind(a: Any, b: Any) -> bool:
-    """Equality that does not confuse True with 1 (JSON types differ)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if _is_number(a) and _is_number(b):
-        return bool(a == b)
-    return type(a) is type(b) and a == b
-
-
-def _ordered(a: Any, b: Any) -> bool:
-    return (_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str))
-
-
-def _compile_condition(cond: dict[str, Any]) -> Test:
-    op, want = cond["op"], cond["value"]
-    if op == "eq":
-        return lambda v: _same_kind(v, want)
-    if op == "neq":
-        return lambda v: not _same_kind(v, want)
-    if op in ("in", "not_in"):
-        # A set gives O(1) lookups for the common all-strings case.
-        strings = frozenset(w for w in want if isinstance(w, str))
-        others = [w for w in want if not isinstance(w, str)]
-
-        def member(v: Any) -> bool:
-            if isinstance(v, str):
-                return v in strings
-            return any(_same_kind(v, w) for w in others)
-
-        if op == "in":
-            return member
-        return lambda v: not member(v)
-    if op == "contains":
-
-        def contains(v: Any) -> bool:
-            if isinstance(v, str):
-                return isinstance(want, str) and want in v
-            if isinstance(v, list):
-                return any(_same_kind(x, want) for x in v)
-            return False
-
-        return contains
-    if op == "starts_with":
-        return lambda v: isinstance(v, str) and v.startswith(want)
-    compare: dict[str, Test] = {
-        "gt": lambda v: _ordered(v, want) and v > want,
-        "gte": lambda v: _ordered(v, want) and v >= want,
-        "lt": lambda v: _ordered(v, want) and v < want,
-        "lte": lambda v: _ordered(v, want) and v <= want,
-    }
-    return compare[op]
-
-
-def _compile_rule(rule: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
-    tests = [(c["attribute"], _compile_condition(c)) for c in rule["conditions"]]
-
-    def matches(context: dict) -> bool:
-        for attribute, test in tests:
-            v = context.get(attribute, _MISSING)
-            # A missing attribute fails every condition, `neq` included.
-            if v is _MISSING or not test(v):
-                return False
-        return True
-
-    return matches
-
-
-class CompiledFlag:
-    """One flag ready to evaluate; immutable once built."""
-
-    __slots__ = (
-        "key",
-        "type",
-        "value",
-        "enabled",
-        "description",
-        "_rules",
-        "_rollout",
-        "_static",
-        "_mutable",
-        "rule_count",
-        "rollout_pct",
-    )
-
-    def __init__(self, key, flag_type, value, rules, rollout, enabled, description=""):
-        self.key = key
-        self.type = flag_type
-        self.value = value
-        self.enabled = enabled
-        self.description = description
-        self._mutable = flag_type == "object"
-        self._rules = tuple((r["name"], r["value"], _compile_rule(r)) for r in rules)
-        self._rollout = None
-        self.rule_count = len(rules)
-        self.rollout_pct = None
-        if rollout is not None:
-            self.rollout_pct = rollout["percentage"]
-            threshold = rollout["percentage"] * BUCKETS / 100
-            self._rollout = (threshold, rollout["value"], rollout["name"])
-        self._static = not self._rules and self._rollout is None
-
-    def evaluate(self, context: dict | None = None) -> Evaluation:
-        """Return (value, variant, reason) for `context` (OpenFeature reasons)."""
-        result = self._evaluate(context or {})
-        if self._mutable:
-            # Object values are shared by every caller: hand out a copy.
-            return Evaluation(copy.deepcopy(result[0]), result[1], result[2])
-        return result
-
-    def _evaluate(self, context: dict) -> Evaluation:
-        if not self.enabled:
-            return Evaluation(self.value, "default", Reason.DISABLED)
-        if self._static:
-            return Evaluation(self.value, "default", Reason.STATIC)
-        for name, value, matches in self._rules:
-            if matches(context):
-                return Evaluation(value, name, Reason.TARGETING_MATCH)
-        if self._rollout is None:
-            return Evaluation(self.value, "default", Reason.DEFAULT)
-        targeting_key = context.get("targetingKey")
-        if targeting_key is None or targeting_key == "":
-            raise TargetingKeyMissing(
-                self.key, "This flag has a percentage rollout: send a targetingKey."
-            )
-        if not isinstance(targeting_key, str):
-            raise InvalidContext(self.key, "targetingKey must be a string.")
-        threshold, value, name = self._rollout
-        try:
-            in_rollout = bucket(self.key, targeting_key) < threshold
-        except UnicodeEncodeError:
-            raise InvalidContext(self.key, "targetingKey is not valid Unicode text.") from None
-        if in_rollout:
-            return Evaluation(value, name, Reason.SPLIT)
-        return Evaluation(self.value, "default", Reason.SPLIT)
-
-
-def compile_flag(
-    key: str,
-    flag_type: str,
-    value: Any,
-    rules: list,
-    rollout: dict | None,
-    enabled: bool,
-    description: str = "",
-) -> CompiledFlag:
-    """Build a CompiledFlag from stored fields (already validated)."""
-    # Also checks the stored value, so a hand-edited row cannot break evaluation.
-    value = coerce(value, flag_type)
-    rules = normalize_rules(rules, flag_type)
-    rollout = normalize_rollout(rollout, flag_type)
-    return CompiledFlag(key, flag_type, value, rules, rollout, enabled, description)

@@ -44,3 +44,39 @@ class RevertConflict(Conflict):
     """A history row that no longer fits the current flag (HTTP 409, exit code 4)."""
 
     code = "revert_conflict"
+
+
+class FlagRequired(Conflict):
+    """Archiving a flag that other live flags list as a prerequisite (HTTP 409, exit 4)."""
+
+    code = "flag_required"
+
+
+class UnknownSegment(NotFound):
+    """No segment has this name (HTTP 404, exit code 3)."""
+
+    code = "unknown_segment"
+
+
+class SegmentInUse(Conflict):
+    """Deleting a segment that rules still use (HTTP 409, exit code 4)."""
+
+    code = "segment_in_use"
+
+
+class UnknownSchedule(NotFound):
+    """No scheduled change has this id (HTTP 404, exit code 3)."""
+
+    code = "unknown_schedule"
+
+
+class ScheduleNotPending(Conflict):
+    """Cancelling a scheduled change that was already applied, cancelled or failed (409)."""
+
+    code = "schedule_not_pending"
+
+
+class FlagArchived(Conflict):
+    """Scheduling a change of an archived flag (HTTP 409, exit code 4)."""
+
+    code = "flag_archived"

@@ -34,3 +34,39 @@ MAX_VALUE_BYTES = 64 * 1024
 # numbers as IEEE doubles, and past this they silently round (9007199254740993
 # arrives as ...992), so a client would see another value than the one set.
 MAX_SAFE_INTEGER = 2**53 - 1
+
+# Prerequisites: a flag lists at most this many, and a chain of prerequisites
+# (A needs B needs C ...) is at most MAX_PREREQUISITE_DEPTH deep.
+MAX_PREREQUISITES = 10
+MAX_PREREQUISITE_DEPTH = 5
+
+# Segments: a name like a flag key (its history rows use the key
+# "segment:<name>", which must fit KEY_MAX_LENGTH), conditions like a rule's.
+SEGMENT_NAME_MAX = 64
+SEGMENT_KEY_PREFIX = "segment:"
+
+# Scheduled changes: `at` at most SCHEDULE_PAST_GRACE seconds in the past and
+# at most SCHEDULE_MAX_AHEAD_DAYS ahead; a note of at most NOTE_MAX characters.
+SCHEDULE_PAST_GRACE = 60
+SCHEDULE_MAX_AHEAD_DAYS = 366
+NOTE_MAX = 500
+SCHEDULE_LIST_MAX = 1000
+
+# Evaluation cost budget (API and OFREP contexts): a list holds at most
+# CONTEXT_LIST_MAX items and a string at most CONTEXT_STRING_MAX bytes (UTF-8).
+CONTEXT_LIST_MAX = 1000
+CONTEXT_STRING_MAX = 4096
+
+# Usage counts: each process flushes its in-memory counts at most every
+# USAGE_FLUSH_SECONDS or USAGE_FLUSH_EVALUATIONS evaluations, whichever is first.
+USAGE_FLUSH_SECONDS = 10.0
+USAGE_FLUSH_EVALUATIONS = 10_000
+USAGE_DAYS_MAX = 90
+USAGE_DAYS_DEFAULT = 7
+# Stale flags: `unused_days` and `static_days` of /api/flags/stale.
+STALE_DAYS_MIN = 1
+STALE_DAYS_MAX = 365
+STALE_UNUSED_DEFAULT = 30
+STALE_STATIC_DEFAULT = 14
+# A history row's field name (the longest is "announce_channels").
+FIELD_MAX_LENGTH = 20

@@ -28,7 +28,14 @@ from echopilot.renderers import dumps
 from echopilot.secrets import redact
 from echopilot.serializers import ErrorSerializer
 from flags import selectors
-from flags.engine import Evaluation, FlagError, FlagNotFound, context_problem
+from flags.engine import (
+    Evaluation,
+    FlagError,
+    FlagNotFound,
+    PrerequisiteFailed,
+    Reason,
+    context_problem,
+)
 from flags.limits import MAX_DEPTH
 from flags.serializers import (
     OfrepBulkFailure,
@@ -112,12 +119,18 @@ def parse_context(request: Request) -> dict[str, Any]:
 
 
 def success(key: str, flag_type: str, result: Evaluation) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"type": flag_type}
+    reason = result.reason
+    if isinstance(result, PrerequisiteFailed):
+        # OFREP has no such reason: the default was served, and the metadata says why.
+        reason = Reason.DEFAULT
+        metadata["prerequisiteFailed"] = result.prerequisite
     return {
         "key": key,
         "value": result.value,
-        "reason": result.reason,
+        "reason": reason,
         "variant": result.variant,
-        "metadata": {"type": flag_type},
+        "metadata": metadata,
     }
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from echopilot.exceptions import Invalid, ServiceError
-from flags import snapshot
-from flags.engine import CompiledFlag, Evaluation, FlagError, FlagNotFound, Reason
+from flags import snapshot, usage
+from flags.compiled import CompiledFlag
+from flags.engine import Evaluation, FlagError, FlagNotFound, Reason
 from flags.exceptions import EvaluationFailed, UnknownFlag
-from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN
+from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN, SEGMENT_KEY_PREFIX
 
 if TYPE_CHECKING:  # the models load only when a read needs them (see flags/__init__.py)
     from django.db.models import QuerySet
@@ -17,19 +18,23 @@ if TYPE_CHECKING:  # the models load only when a read needs them (see flags/__in
     from flags.services import ChangeRow
 
 _NO_DEFAULT: Any = object()
+# An evaluation of a key that names no live flag (counted, never written).
+_UNKNOWN = usage.cell((usage.OTHER, "default", Reason.ERROR))
 
 
 def _live(key: str) -> CompiledFlag:
     """Return live flag `key` from the snapshot (no query); raise FlagNotFound."""
     flag = snapshot.current().flags.get(key)
     if flag is None:
+        usage.count(_UNKNOWN)
         raise FlagNotFound(key, f"No flag {key!r}.")
     return flag
 
 
 def served_values() -> tuple[int, dict[str, Any]]:
-    """Return (count, {key: value}) of every live flag, from the snapshot."""
+    """Return (count, {key: value}) of every live flag, from the snapshot (each counted)."""
     snap = snapshot.current()
+    usage.count_many(snap.served)
     return snap.count, snap.values
 
 
@@ -42,16 +47,25 @@ def evaluate(
     TargetingKeyMissing, InvalidContext); with it, a failure returns
     (default, "default", "ERROR").
     """
-    # The lookup is inline, not _live(): this is the in-process hot path (bench_flags).
-    flag = snapshot.current().flags.get(key)
+    # Inline, not _live() or snapshot.current(): the in-process hot path (bench_flags).
+    state = _state
+    snap = state.snapshot
+    if snap is None or snapshot.clock() - state.checked_at >= _CHECK_INTERVAL:
+        snap = snapshot.current()
+    flag = snap.get(key)
     try:
         if flag is None:
+            usage.count(_UNKNOWN)
             raise FlagNotFound(key, f"No flag {key!r}.")
         return flag.evaluate(context)
     except FlagError:
         if default is _NO_DEFAULT:
             raise
         return Evaluation(default, "default", Reason.ERROR)
+
+
+_state = snapshot._state
+_CHECK_INTERVAL = snapshot.CHECK_INTERVAL
 
 
 def evaluation_error(exc: FlagError, detail: str | None = None) -> ServiceError:
@@ -130,7 +144,11 @@ def history(*, key: str | None = None, limit: int = HISTORY_DEFAULT) -> list[Cha
         raise Invalid(f"limit: must be {HISTORY_MIN}-{HISTORY_MAX}.")
     rows = FlagChange.objects.order_by("-id")
     if key is not None:
-        if not flag_exists(key):
+        # A segment's rows (`segment:<name>`) outlive it: any recorded key is known.
+        known = flag_exists(key) or (
+            key.startswith(SEGMENT_KEY_PREFIX) and FlagChange.objects.filter(key=key).exists()
+        )
+        if not known:
             raise UnknownFlag(f"No flag {key!r}.")
         rows = rows.filter(key=key)
     return [change_row(c) for c in rows[:limit]]

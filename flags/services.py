@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from echopilot import metrics, mirror
-from flags import snapshot
+from flags import links, signals, snapshot
 from flags.exceptions import (
     InvalidFlagInput,
     RevertConflict,
@@ -49,9 +49,29 @@ __all__ = [
 
 STREAM = "feature_flags"
 # Fields a change can touch, in the order their history rows are written.
-FIELDS = ("value", "rules", "rollout", "enabled", "archived", "description")
+FIELDS = (
+    "value",
+    "rules",
+    "rollout",
+    "prerequisites",
+    "enabled",
+    "archived",
+    "description",
+    "announce",
+    "announce_channels",
+)
 # new_state()'s keyword arguments that describe the change.
-_CHANGE_ARGS = ("value", "description", "rules", "rollout", "enabled", "archived")
+_CHANGE_ARGS = (
+    "value",
+    "description",
+    "rules",
+    "rollout",
+    "enabled",
+    "archived",
+    "prerequisites",
+    "announce",
+    "announce_channels",
+)
 
 
 class ChangeRow(TypedDict):
@@ -65,6 +85,7 @@ class ChangeRow(TypedDict):
     actor: str
     source: str
     ts_iso: str
+    reverts: int | None
 
 
 @dataclass
@@ -98,6 +119,7 @@ def change_row(change: FlagChange) -> ChangeRow:
         "actor": change.actor,
         "source": change.source,
         "ts_iso": mirror.now_iso(change.ts),
+        "reverts": change.revert_of_id,
     }
 
 
@@ -111,6 +133,9 @@ def flag_spec(flag: Flag) -> dict[str, Any]:
         "rollout": flag.rollout,
         "enabled": flag.enabled,
         "archived": flag.archived,
+        "prerequisites": flag.prerequisites or [],
+        "announce": flag.announce,
+        "announce_channels": flag.announce_channels or [],
     }
 
 
@@ -120,13 +145,19 @@ def validate_flag(
     """Dry-run `flag_set`'s validation (admin forms, config files); return (type, state).
 
     `fields` are any of value, type_, retype, description, rules, rollout,
-    enabled, archived; `retype` defaults to True for an existing flag.
+    enabled, archived, prerequisites, announce, announce_channels; `retype`
+    defaults to True for an existing flag. With `links`, segments and
+    prerequisites are checked against the database too.
     """
+    check_links = fields.pop("links", True)
     args: dict[str, Any] = dict.fromkeys(_CHANGE_ARGS, UNSET)
     args.update(type_=None, retype=flag is not None)
     args.update(fields)
     validate_key(key)
-    return new_state(flag, key=key, **args)
+    new_type, state = new_state(flag, key=key, **args)
+    if check_links:
+        links.check(key, flag, state)
+    return new_type, state
 
 
 def _bump_stamp() -> None:
@@ -169,6 +200,8 @@ class _Change:
             ts=self.ts,
             revert_of_id=self.revert_of,
         )
+        # After commit, so a receiver (announcements) never reports a rolled-back change.
+        transaction.on_commit(lambda: signals.send_changed(row), robust=True)
         return change_row(row)
 
 
@@ -185,6 +218,9 @@ def flag_set(
     rollout: Any = UNSET,
     enabled: Any = UNSET,
     archived: Any = UNSET,
+    prerequisites: Any = UNSET,
+    announce: Any = UNSET,
+    announce_channels: Any = UNSET,
     revert_of: int | None = None,
 ) -> SetResult:
     """Change (or with `create`, create) a flag; record one history row per changed field.
@@ -202,6 +238,9 @@ def flag_set(
         "rollout": rollout,
         "enabled": enabled,
         "archived": archived,
+        "prerequisites": prerequisites,
+        "announce": announce,
+        "announce_channels": announce_channels,
     }
     for attempt in range(3):
         try:
@@ -232,6 +271,7 @@ def _create(key: str, change: _Change, fields: dict[str, Any]) -> SetResult:
     if fields["value"] is UNSET:
         raise InvalidFlagInput("value: required to create a flag.")
     new_type, state = new_state(None, key=key, **fields)
+    links.check(key, None, state)
     flag = Flag.objects.create(key=key, type=new_type, updated_by=change.actor, **state)
     changes = [change.record(flag, ChangeField.CREATED, None, flag_spec(flag))]
     _finish(changes)
@@ -249,6 +289,7 @@ def _update(flag: Flag, change: _Change, fields: dict[str, Any]) -> SetResult:
     ]
     if not changed:
         return SetResult(flag.key, flag.type, flag.value, previous, False, [])
+    links.check(flag.key, flag, state)
     for name, _, new in changed:
         setattr(flag, name, new)
     flag.type = new_type
@@ -274,6 +315,10 @@ def flag_revert(*, change_id: int, actor: str) -> SetResult:
     row = FlagChange.objects.filter(pk=change_id).first()
     if row is None:
         raise UnknownChange(f"No history row {change_id}.")
+    if row.flag_id is None:  # a segment's row
+        from flags import segments
+
+        return segments.segment_revert(row, actor=actor)
     kwargs: dict[str, Any]
     if row.field == ChangeField.CREATED:
         kwargs = {"archived": True}

@@ -25,7 +25,10 @@ from types import MappingProxyType
 from django.conf import settings
 from django.core.cache import caches
 
-from flags.engine import CompiledFlag, InvalidFlag, compile_flag
+from flags import usage
+from flags.compiled import CompiledFlag, compile_conditions, compile_flag, contains_attributes
+from flags.engine import InvalidFlag, Reason, normalize_conditions
+from flags.limits import MAX_PREREQUISITE_DEPTH
 
 logger = logging.getLogger("flags")
 
@@ -43,15 +46,18 @@ clock = time.monotonic
 class Snapshot:
     """All live (not archived) flags of one stamp; never mutated after build."""
 
-    __slots__ = ("stamp", "flags", "values", "count")
+    __slots__ = ("stamp", "flags", "get", "values", "count", "served")
 
     def __init__(self, stamp: str, flags: dict[str, CompiledFlag]):
         self.stamp = stamp
         self.flags = MappingProxyType(flags)
+        self.get = flags.get  # the lookup of the hot path (a dict's, not the proxy's)
         # The `flags` of GET /api/flags/get, built once per snapshot. A plain
         # dict so the JSON renderer takes it as is; callers must not mutate it.
         self.values = {k: f.value for k, f in sorted(flags.items())}
         self.count = len(flags)
+        # What GET /api/flags/get counts: each flag's default, once per read.
+        self.served = tuple(usage.cell((k, "default", Reason.DEFAULT)) for k in self.values)
 
 
 class _State:
@@ -119,21 +125,58 @@ def new_stamp() -> str:
     return uuid.uuid4().hex
 
 
+def _segments() -> dict[str, tuple]:
+    """Return name -> (match, contains attributes) of every segment."""
+    from flags.models import Segment
+
+    compiled = {}
+    for name, conditions in Segment.objects.values_list("name", "conditions"):
+        try:
+            conditions = normalize_conditions(conditions, f"segment {name}")
+        except InvalidFlag as exc:
+            logger.error("flags: segment %s is invalid and never matches: %s", name, exc)
+            continue
+        compiled[name] = (compile_conditions(conditions), contains_attributes(conditions))
+    return compiled
+
+
+def _unsafe_prerequisites(flags: dict[str, CompiledFlag]) -> set[str]:
+    """Return flags whose prerequisite chain loops or runs too deep (a hand-edited row)."""
+    unsafe = set()
+    for key in flags:
+        stack = [(key, 0, (key,))]
+        while stack:
+            current, depth, path = stack.pop()
+            flag = flags.get(current)
+            for p in flag.prerequisites if flag else ():
+                if p["flag"] in path or depth + 1 > MAX_PREREQUISITE_DEPTH:
+                    unsafe.add(key)
+                    stack = []
+                    break
+                stack.append((p["flag"], depth + 1, (*path, p["flag"])))
+    return unsafe
+
+
 def build(stamp: str) -> Snapshot:
     from flags.models import Flag
 
     compiled = {}
     rows = Flag.objects.filter(archived=False).values_list(
-        "key", "type", "value", "rules", "rollout", "enabled", "description"
+        "key", "type", "value", "rules", "rollout", "enabled", "description", "prerequisites"
     )
-    for key, flag_type, value, rules, rollout, enabled, description in rows:
+    for key, flag_type, value, rules, rollout, enabled, description, prereqs in rows:
         try:
             compiled[key] = compile_flag(
-                key, flag_type, value, rules, rollout, enabled, description
+                key, flag_type, value, rules, rollout, enabled, description, prereqs
             )
         except InvalidFlag as exc:
             # Only a hand-edited database gets here; the services validate.
             logger.error("flags: flag %s is invalid and is skipped: %s", key, exc)
+    segments = _segments()
+    unsafe = _unsafe_prerequisites(compiled)
+    for key, flag in compiled.items():
+        # A loop would never end: its prerequisites resolve to nothing (always failed).
+        flag.link(segments, {} if key in unsafe else compiled)
     return Snapshot(stamp, compiled)
 
 

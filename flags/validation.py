@@ -15,11 +15,12 @@ from flags.engine import (
     WrongType,
     coerce,
     json_type,
+    normalize_prerequisites,
     normalize_rollout,
     normalize_rules,
 )
 from flags.exceptions import InvalidFlagInput, TypeMismatch
-from flags.limits import DESCRIPTION_MAX, KEY_MAX_LENGTH
+from flags.limits import DESCRIPTION_MAX, KEY_MAX_LENGTH, SEGMENT_KEY_PREFIX
 from flags.models import KEY_RE, Flag
 
 
@@ -42,7 +43,12 @@ DEFAULTS: dict[str, Any] = {
     "description": "",
     "enabled": True,
     "archived": False,
+    "prerequisites": [],
+    "announce": False,
+    "announce_channels": [],
 }
+CHANNEL_NAME_MAX = 50
+CHANNELS_MAX = 10
 
 
 def canon(value: Any) -> str:
@@ -59,6 +65,10 @@ def validate_key(key: Any) -> str:
     if not KEY_RE.match(key):
         raise InvalidFlagInput(
             f"key: {key!r} may only hold letters, digits and . _ : - (no spaces)."
+        )
+    if key.startswith(SEGMENT_KEY_PREFIX):
+        raise InvalidFlagInput(
+            f"key: {SEGMENT_KEY_PREFIX!r} is reserved (segment history rows use it)."
         )
     return key
 
@@ -137,6 +147,33 @@ def _description(given: Any, current: str) -> str:
     return given
 
 
+def _channels(given: Any, current: list[str]) -> list[str]:
+    if given is UNSET:
+        return current
+    if not isinstance(given, list) or len(given) > CHANNELS_MAX:
+        raise InvalidFlagInput(f"announce_channels: a list of at most {CHANNELS_MAX} names.")
+    for name in given:
+        if not isinstance(name, str) or not KEY_RE.match(name) or len(name) > CHANNEL_NAME_MAX:
+            raise InvalidFlagInput(
+                f"announce_channels: {name!r} is not a channel name (letters, digits, . _ : -)."
+            )
+    if len(set(given)) != len(given):
+        raise InvalidFlagInput("announce_channels: a name is listed twice.")
+    return list(given)
+
+
+def _prerequisites(given: Any, current: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    if given is UNSET:
+        return current
+    try:
+        prerequisites = normalize_prerequisites(given)
+    except InvalidFlag as exc:
+        raise InvalidFlagInput(str(exc)) from None
+    if any(p["flag"] == key for p in prerequisites):
+        raise InvalidFlagInput(f"prerequisites: {key} cannot require itself.")
+    return prerequisites
+
+
 def new_state(
     flag: Flag | None,
     *,
@@ -149,6 +186,9 @@ def new_state(
     rollout: Any,
     enabled: Any,
     archived: Any,
+    prerequisites: Any = UNSET,
+    announce: Any = UNSET,
+    announce_channels: Any = UNSET,
 ) -> tuple[str, dict[str, Any]]:
     """Return (type, {field: new value}) after validating the whole resulting flag.
 
@@ -164,6 +204,9 @@ def new_state(
             "description": flag.description,
             "enabled": flag.enabled,
             "archived": flag.archived,
+            "prerequisites": flag.prerequisites or [],
+            "announce": flag.announce,
+            "announce_channels": flag.announce_channels or [],
         }
     new_type = resolve_type(flag.type if flag else None, value, type_, retype, key)
     given = {"value": value, "rules": rules, "rollout": rollout}
@@ -172,4 +215,7 @@ def new_state(
     state["enabled"] = _switch("enabled", enabled, current["enabled"])
     state["archived"] = _switch("archived", archived, current["archived"])
     state["description"] = _description(description, current["description"])
+    state["prerequisites"] = _prerequisites(prerequisites, current["prerequisites"], key)
+    state["announce"] = _switch("announce", announce, current["announce"])
+    state["announce_channels"] = _channels(announce_channels, current["announce_channels"])
     return new_type, state

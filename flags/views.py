@@ -8,8 +8,8 @@ from rest_framework.views import APIView
 
 from echopilot import mirror
 from echopilot.serializers import ErrorSerializer
-from echopilot.views import parse_query
-from flags import selectors, services
+from echopilot.views import ReadOrWriteScope, parse_query
+from flags import reports, scheduling, segments, selectors, services
 from flags.engine import FlagError
 from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN
 from flags.serializers import (
@@ -22,6 +22,17 @@ from flags.serializers import (
     HistoryOutput,
     HistoryQuery,
     RevertInput,
+    ScheduleInput,
+    ScheduleListOutput,
+    ScheduleOutput,
+    ScheduleQuery,
+    SegmentInput,
+    SegmentListOutput,
+    SegmentSetOutput,
+    StaleOutput,
+    StaleQuery,
+    UsageOutput,
+    UsageQuery,
 )
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer}
@@ -145,3 +156,117 @@ class FlagListView(APIView):
             for f in selectors.list_flags(include_archived=True)
         ]
         return Response({"ok": True, "count": len(flags), "flags": flags})
+
+
+class FlagScheduleView(ReadOrWriteScope, APIView):
+    """Schedule a change of a flag (POST), or list scheduled changes (GET)."""
+
+    @extend_schema(
+        parameters=[ScheduleQuery],
+        responses={200: ScheduleListOutput, **ERRORS},
+    )
+    def get(self, request):
+        query = parse_query(ScheduleQuery, request)
+        rows = scheduling.schedule_list(
+            key=query.get("key"), state=query.get("state"), limit=query["limit"]
+        )
+        return Response({"ok": True, "count": len(rows), "schedules": rows})
+
+    @extend_schema(
+        request=ScheduleInput,
+        responses={201: ScheduleOutput, 409: ErrorSerializer, **ERRORS},
+    )
+    def post(self, request):
+        serializer = ScheduleInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        row = scheduling.schedule_create(
+            key=data["key"],
+            at=data["at"],
+            change=data["change"],
+            note=data.get("note", ""),
+            actor=request.user.actor,
+        )
+        return Response({"ok": True, "schedule": row}, status=201)
+
+
+class FlagScheduleCancelView(APIView):
+    """Cancel a pending scheduled change."""
+
+    required_scope = "write"
+
+    @extend_schema(request=None, responses={200: ScheduleOutput, 409: ErrorSerializer, **ERRORS})
+    def post(self, request, schedule_id: int):
+        row = scheduling.schedule_cancel(schedule_id=schedule_id, actor=request.user.actor)
+        return Response({"ok": True, "schedule": row})
+
+
+def segment_body(result: segments.SegmentResult) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "name": result.name,
+        "conditions": result.conditions,
+        "description": result.description,
+        "created": result.created,
+        "changed": result.changed,
+        "history": result.changes,
+    }
+
+
+class SegmentsView(ReadOrWriteScope, APIView):
+    """List segments (GET), or create or replace one (POST)."""
+
+    @extend_schema(responses={200: SegmentListOutput, 401: ErrorSerializer})
+    def get(self, request):
+        rows = segments.segment_list()
+        return Response({"ok": True, "count": len(rows), "segments": rows})
+
+    @extend_schema(
+        request=SegmentInput, responses={200: SegmentSetOutput, 201: SegmentSetOutput, **ERRORS}
+    )
+    def post(self, request):
+        serializer = SegmentInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        fields = {"description": data["description"]} if "description" in data else {}
+        result = segments.segment_set(
+            name=data["name"], conditions=data["conditions"], actor=request.user.actor, **fields
+        )
+        return Response(segment_body(result), status=201 if result.created else 200)
+
+
+class SegmentDeleteView(APIView):
+    """Delete a segment no rule uses (409 names the flags that use it)."""
+
+    required_scope = "write"
+
+    @extend_schema(responses={200: SegmentSetOutput, 409: ErrorSerializer, **ERRORS})
+    def delete(self, request, name: str):
+        result = segments.segment_delete(name=name, actor=request.user.actor)
+        return Response(segment_body(result))
+
+
+class FlagUsageView(APIView):
+    """Evaluations of one flag per UTC day and variant (flushed counts)."""
+
+    required_scope = "read"
+
+    @extend_schema(parameters=[UsageQuery], responses={200: UsageOutput, **ERRORS})
+    def get(self, request):
+        query = parse_query(UsageQuery, request)
+        days = reports.usage_days(key=query["key"], days=query["days"])
+        return Response({"ok": True, "key": query["key"], "days": days})
+
+
+class FlagStaleView(APIView):
+    """Flags not evaluated lately, or serving one value to everyone (delete them from code)."""
+
+    required_scope = "read"
+
+    @extend_schema(parameters=[StaleQuery], responses={200: StaleOutput, **ERRORS})
+    def get(self, request):
+        query = parse_query(StaleQuery, request)
+        rows = reports.stale_flags(
+            unused_days=query["unused_days"], static_days=query["static_days"]
+        )
+        return Response({"ok": True, "count": len(rows), "flags": rows})

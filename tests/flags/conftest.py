@@ -54,3 +54,16 @@ def seeded(db, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         config.flags_load()
     return SEED
+
+
+@pytest.fixture(autouse=True)
+def _usage_isolated():
+    """Counts of one test never flush into another's database."""
+    from flags import usage
+
+    usage.BACKGROUND = False  # tests flush explicitly (or turn it on)
+    usage.reset()
+    yield
+    usage.reset()
+    usage.BACKGROUND = False
+    usage._wake.set()  # the writer drops its connection (the test database can go)

@@ -57,7 +57,11 @@ def test_flag_page_shows_history_and_revert_restores(admin_client):
     assert "istory (newest first)" in page
     revert_url = reverse("admin:flags_flagchange_revert", args=[change.pk])
     assert revert_url in page and "created" in page
-    admin_client.post(revert_url)
+    # The revert link asks first, showing the change it undoes (old -> new).
+    confirm = admin_client.get(revert_url).content.decode()
+    assert "Revert change" in confirm and "true" in confirm and "false" in confirm
+    assert Flag.objects.get(pk=flag.pk).value is False  # nothing done yet
+    admin_client.post(revert_url, {"confirm": "yes"})
     flag.refresh_from_db()
     assert flag.value is True
     newest = FlagChange.objects.first()
@@ -166,7 +170,7 @@ def test_bulk_actions_change_flags_for_a_user_who_may(admin_client):
 
 def test_a_revert_that_fails_is_an_error_message_not_a_crash(admin_client):
     revert = reverse("admin:flags_flagchange_revert", args=[999999])
-    response = admin_client.post(revert, follow=True)
+    response = admin_client.post(revert, {"confirm": "yes"}, follow=True)
     assert response.status_code == 200
     assert "No history row 999999." in response.content.decode()
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from flags.compiled import compile_flag
 from flags.engine import (
     MAX_DEPTH,
     InvalidContext,
@@ -10,7 +11,6 @@ from flags.engine import (
     TargetingKeyMissing,
     bucket,
     coerce,
-    compile_flag,
     normalize_rollout,
     normalize_rules,
 )

@@ -54,6 +54,7 @@ def test_set_records_one_row_per_changed_field_and_mirrors_after_commit(
         "actor",
         "source",
         "ts_iso",
+        "reverts",
     }
 
 

@@ -42,7 +42,17 @@ def test_set_contract_and_history(api, seeded, log_dir, django_capture_on_commit
     history = api.get("/api/flags/history?key=ui.new_dashboard").json()
     assert history["ok"] is True and history["count"] == 2
     newest = history["history"][0]
-    assert set(newest) == {"id", "key", "field", "old", "new", "actor", "source", "ts_iso"}
+    assert set(newest) == {
+        "id",
+        "key",
+        "field",
+        "old",
+        "new",
+        "actor",
+        "source",
+        "ts_iso",
+        "reverts",
+    }
     assert (newest["field"], newest["old"], newest["new"], newest["source"]) == (
         "value",
         False,

@@ -1,19 +1,29 @@
-"""`manage.py flags list|get|set|history|revert|load|export`: the flags CLI.
+"""`manage.py flags list|get|set|history|revert|load|export|schedule|schedules|cancel|stale`.
 
 Errors exit with the domain error's code (echopilot.commands): 2 invalid input
 (a bad VALUE, option or config file), 3 unknown flag or history row, 4 a
 revert that conflicts with the flag.
 """
 
+import datetime as dt
 import json
 from argparse import ArgumentParser
 from typing import Any
 
 from echopilot.commands import AppCommand
 from echopilot.exceptions import Invalid
-from flags import config, selectors, services
+from flags import config, reports, scheduling, selectors, services
 from flags.engine import TYPES, FlagError
-from flags.limits import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN
+from flags.limits import (
+    HISTORY_DEFAULT,
+    HISTORY_MAX,
+    HISTORY_MIN,
+    STALE_DAYS_MAX,
+    STALE_DAYS_MIN,
+    STALE_STATIC_DEFAULT,
+    STALE_UNUSED_DEFAULT,
+)
+from flags.models import ScheduleState
 
 ACTOR = "cli"
 CONFIG_FILE = "Another file (default: <config dir>/flags.json)."
@@ -63,6 +73,10 @@ class Command(AppCommand):
         "revert": "Undo one history row.",
         "load": "Load configs/flags.json (creates; keeps changes).",
         "export": "Write every flag to configs/flags.json (v2 form).",
+        "schedule": "Schedule a change of a flag at a time (ISO-8601 with a zone).",
+        "schedules": "Scheduled changes, soonest first.",
+        "cancel": "Cancel a pending scheduled change.",
+        "stale": "Flags not evaluated lately, or serving one value to everyone.",
     }
 
     def args_list(self, parser: ArgumentParser) -> None:
@@ -110,6 +124,79 @@ class Command(AppCommand):
 
     def args_export(self, parser: ArgumentParser) -> None:
         parser.add_argument("--path", help=CONFIG_FILE)
+
+    def args_schedule(self, parser: ArgumentParser) -> None:
+        parser.add_argument("key")
+        parser.add_argument("at", help="When, ISO-8601 with a zone: 2026-12-01T09:00:00Z.")
+        parser.add_argument("--value", help="New value (JSON; other text is a string).")
+        switch = parser.add_mutually_exclusive_group()
+        switch.add_argument("--enable", dest="enabled", action="store_true", default=None)
+        switch.add_argument("--disable", dest="enabled", action="store_false")
+        parser.add_argument("--rules", help="JSON list of targeting rules.")
+        parser.add_argument("--rollout", help='JSON rollout object, or "null".')
+        parser.add_argument("--note", default="", help="Why (shown in lists).")
+
+    def args_schedules(self, parser: ArgumentParser) -> None:
+        parser.add_argument("key", nargs="?")
+        parser.add_argument("--state", choices=ScheduleState.values)
+        parser.add_argument("--json", action="store_true", help="One JSON object per line.")
+
+    def args_cancel(self, parser: ArgumentParser) -> None:
+        parser.add_argument("schedule_id", type=int)
+
+    def args_stale(self, parser: ArgumentParser) -> None:
+        days = f"{STALE_DAYS_MIN}-{STALE_DAYS_MAX}"
+        parser.add_argument(
+            "--unused-days", type=int, default=STALE_UNUSED_DEFAULT, help=f"Days, {days}."
+        )
+        parser.add_argument(
+            "--static-days", type=int, default=STALE_STATIC_DEFAULT, help=f"Days, {days}."
+        )
+        parser.add_argument("--json", action="store_true", help="One JSON object per line.")
+
+    def do_schedule(self, options: dict[str, Any]) -> None:
+        change = _change_fields({**options, "description": None, "archived": None})
+        try:
+            at = dt.datetime.fromisoformat(options["at"])
+        except ValueError:
+            raise Invalid(f"AT: not an ISO-8601 date-time: {options['at']!r}") from None
+        row = scheduling.schedule_create(
+            key=options["key"], at=at, change=change, note=options["note"], actor=ACTOR
+        )
+        self.stdout.write(
+            f"scheduled change {row['id']}: {row['key']} {_json(change)} at {row['at']}"
+        )
+
+    def do_schedules(self, options: dict[str, Any]) -> None:
+        for row in scheduling.schedule_list(key=options["key"], state=options["state"]):
+            if options["json"]:
+                self.stdout.write(_json(row))
+                continue
+            extra = f" ({row['error']})" if row["error"] else ""
+            self.stdout.write(
+                f"{row['id']:>6} {row['at']} {row['key']} {_json(row['change'])} "
+                f"{row['state']}{extra} by {row['created_by']}"
+            )
+
+    def do_cancel(self, options: dict[str, Any]) -> None:
+        row = scheduling.schedule_cancel(schedule_id=options["schedule_id"], actor=ACTOR)
+        self.stdout.write(f"cancelled change {row['id']}: {row['key']} {_json(row['change'])}")
+
+    def do_stale(self, options: dict[str, Any]) -> None:
+        for name in ("unused_days", "static_days"):
+            if not STALE_DAYS_MIN <= options[name] <= STALE_DAYS_MAX:
+                raise Invalid(f"--{name.replace('_', '-')}: {STALE_DAYS_MIN}-{STALE_DAYS_MAX}.")
+        rows = reports.stale_flags(
+            unused_days=options["unused_days"], static_days=options["static_days"]
+        )
+        for row in rows:
+            if options["json"]:
+                self.stdout.write(_json(row))
+            else:
+                self.stdout.write(
+                    f"{row['key']:40} {row['reason']:7} since {row['since']} "
+                    f"value {_json(row['value'])} last evaluated {row['last_evaluated'] or 'never'}"
+                )
 
     def do_list(self, options: dict[str, Any]) -> None:
         for flag in selectors.list_flags(include_archived=options["all"]):
