@@ -29,6 +29,7 @@ EDITOR_PERMISSIONS = (
     "flags.delete_flagschedule",
     "flags.add_segment",
     "flags.change_segment",
+    "flags.delete_segment",
     "experiments.add_experiment",
     "experiments.change_experiment",
     "incidents.ack_incident",

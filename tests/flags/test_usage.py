@@ -181,3 +181,22 @@ def _parent(pid: int) -> int:
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+
+def test_the_usage_flush_feeds_the_metrics_counter(beta):
+    """One count per evaluation, two readers: the flush also raises the Prometheus counter."""
+    from echopilot import metrics
+
+    def sample(reason):
+        return metrics.sample("echopilot_flag_evaluations_total", flag=beta, reason=reason)
+
+    usage.reset()
+    before = sample("TARGETING_MATCH"), sample("DEFAULT")
+    for _ in range(3):
+        flags.evaluate(beta, {"country": "DE"})
+    flags.evaluate(beta, {"country": "FR"})
+    assert (sample("TARGETING_MATCH"), sample("DEFAULT")) == before  # counted, not yet flushed
+    usage.flush(close=True)
+    assert sample("TARGETING_MATCH") == before[0] + 3
+    assert sample("DEFAULT") == before[1] + 1
