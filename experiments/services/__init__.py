@@ -17,6 +17,7 @@ from experiments.services.definitions import (
     load_config,
     read_config,
 )
+from experiments.services.recount import Recount, recount
 from experiments.services.traffic import (
     Assignment,
     Logged,
@@ -61,4 +62,6 @@ __all__ = [
     "log_events",
     "parse_definition",
     "read_config",
+    "Recount",
+    "recount",
 ]

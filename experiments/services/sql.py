@@ -31,6 +31,9 @@ def _column(model: type[models.Model], name: str) -> str:
     return column
 
 
+column = _column
+
+
 def _json(value: Any) -> Any:
     """Decode a JSON column read by raw SQL (SQLite returns text, PostgreSQL the value)."""
     return json.loads(value) if isinstance(value, str | bytes) else value
@@ -56,6 +59,9 @@ def insert_exposures(rows: list[tuple[int, str, str]], now: datetime) -> set[tup
     """
     if not rows:
         return set()
+    # In key order: two batches inserting overlapping new users wait for each
+    # other in one order, never in a cycle (PostgreSQL's unique-index locks).
+    rows = sorted(rows)
     qn = connection.ops.quote_name
     cols = [_column(Exposure, n) for n in ("experiment", "user", "variant", "created_at")]
     stamp = connection.ops.adapt_datetimefield_value(now)

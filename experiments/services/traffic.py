@@ -14,6 +14,7 @@ from echopilot.parsers import text_problem
 from experiments.assignment import assign_variant
 from experiments.limits import BATCH_MAX
 from experiments.models import Event, Exposure, Status
+from experiments.services.aggregates import NewEvent, add_events, add_exposures
 from experiments.services.sql import (
     CHUNK,
     AssignRow,
@@ -102,6 +103,7 @@ def assign(*, experiment: str, user: str, actor: str, record: bool = True) -> As
             if expose and insert_exposures([(row.id, user, variant)], now):
                 line = _exposure_line(row.key, user, variant, actor, mirror.now_iso(now))
                 mirror.append(STREAM, line)
+                add_exposures([(row.id, variant)], now)
     return {"user": user, "experiment": row.key, "variant": variant, "description": row.description}
 
 
@@ -254,6 +256,10 @@ def _store(pending: list[_Pending], actor: str, now: datetime) -> int:
     ]
     lines += [_event_line(p, actor, ts) for p in pending]
     mirror.append_many(STREAM, lines)
+    # The aggregates last: their per-day rows are the ones every writer shares,
+    # so they are held locked for the shortest time before the commit.
+    add_exposures([(e, wanted[(e, u)].variant) for e, u in sorted(inserted)], now)
+    add_events([NewEvent(p.exp.id, p.user, p.variant, p.event, p.value) for p in pending], now)
     return len(inserted)
 
 
