@@ -1,6 +1,6 @@
 """Experiments API: assign, log events, results (thin: parse, call a service, render)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -8,12 +8,25 @@ from echopilot.errors import flatten
 from echopilot.exceptions import Invalid
 from echopilot.serializers import ErrorSerializer
 from experiments import selectors, services
-from experiments.limits import BATCH_MAX, EVENT_RE, KEY_MAX, USER_MAX, VALUE_MAX, VARIANT_MAX
+from experiments.limits import (
+    BATCH_MAX,
+    DAYS_DEFAULT,
+    DAYS_MAX,
+    EVENT_RE,
+    KEY_MAX,
+    MAX_VARIANTS,
+    USER_MAX,
+    VALUE_MAX,
+    VARIANT_MAX,
+)
 from experiments.serializers import (
     AssignSerializer,
     EventInSerializer,
     LogSerializer,
+    PlanSerializer,
+    ResultsAllSerializer,
     ResultsSerializer,
+    TimeseriesSerializer,
 )
 
 # One event or a list of them: a raw schema, since a serializer cannot say "either".
@@ -121,8 +134,18 @@ class LogView(APIView):
         return None, "; ".join(flatten(serializer.errors))
 
 
+RESULTS_ANY = PolymorphicProxySerializer(
+    component_name="ResultsAny",
+    serializers=[ResultsSerializer, ResultsAllSerializer],
+    resource_type_field_name=None,
+)
+EVENT_PARAM = OpenApiParameter(
+    "event", {"type": "string", "pattern": EVENT_RE.pattern}, default="conversion"
+)
+
+
 class ResultsView(APIView):
-    """Return an experiment's results for one event, with statistics and the SRM check."""
+    """Return an experiment's results for one event, or every declared metric (`metrics=all`)."""
 
     required_scope = "read"
 
@@ -130,12 +153,108 @@ class ResultsView(APIView):
         tags=["experiments"],
         parameters=[
             OpenApiParameter("exp", str, required=True),
-            OpenApiParameter("event", str, default="conversion"),
+            EVENT_PARAM,
+            OpenApiParameter(
+                "metrics",
+                str,
+                enum=["all"],
+                description="`all`: primary, secondary and guardrail metrics (no `event`).",
+            ),
         ],
-        responses={200: ResultsSerializer, **ERRORS},
+        responses={200: RESULTS_ANY, **ERRORS},
     )
     def get(self, request):
-        data = _query(request, ("exp",), {"event": "conversion"})
+        data = _query(request, ("exp",), {"event": None, "metrics": None})
+        if data["metrics"] is not None:
+            if data["metrics"] != "all":
+                raise Invalid("metrics: the only value is 'all'.")
+            if data["event"] is not None:
+                raise Invalid("event: not with metrics=all (every declared metric is returned).")
+            return Response({"ok": True, **selectors.results_all(experiment=data["exp"])})
+        event = "conversion" if data["event"] is None else data["event"]
+        return Response({"ok": True, **selectors.results(experiment=data["exp"], event=event)})
+
+
+# OpenAPI 3.0: exclusive bounds are booleans beside minimum/maximum.
+UNIT = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": 1,
+    "exclusiveMinimum": True,
+    "exclusiveMaximum": True,
+}
+
+
+def _unit(name: str, default: float | None = None) -> OpenApiParameter:
+    schema = UNIT
+    return OpenApiParameter(
+        name, {**schema, **({"default": default} if default is not None else {})}
+    )
+
+
+class PlanView(APIView):
+    """Return the users per variant (and in all) an experiment needs for a given effect."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        tags=["experiments"],
+        parameters=[
+            OpenApiParameter(
+                "baseline",
+                UNIT,
+                required=True,
+                description="The control's conversion rate.",
+            ),
+            OpenApiParameter(
+                "mde",
+                {**UNIT, "minimum": -1, "not": {"enum": [0]}},
+                description="Absolute minimum detectable effect (give this or mde_rel).",
+            ),
+            OpenApiParameter(
+                "mde_rel",
+                {"type": "number", "not": {"enum": [0]}},
+                description="Relative effect: mde = baseline × mde_rel.",
+            ),
+            _unit("alpha", 0.05),
+            _unit("power", 0.8),
+            OpenApiParameter(
+                "variants",
+                {"type": "integer", "minimum": 2, "maximum": MAX_VARIANTS, "default": 2},
+            ),
+        ],
+        responses={200: PlanSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+    )
+    def get(self, request):
+        optional = {"mde": None, "mde_rel": None, "alpha": "0.05", "power": "0.8", "variants": "2"}
+        data = _query(request, ("baseline",), optional)
+        return Response({"ok": True, **services.plan(**data)})
+
+
+class TimeseriesView(APIView):
+    """Return cumulative results per variant at the end of each UTC day."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        tags=["experiments"],
+        parameters=[
+            OpenApiParameter("exp", str, required=True),
+            EVENT_PARAM,
+            OpenApiParameter(
+                "days",
+                {"type": "integer", "minimum": 1, "maximum": DAYS_MAX, "default": DAYS_DEFAULT},
+            ),
+        ],
+        responses={200: TimeseriesSerializer, **ERRORS},
+    )
+    def get(self, request):
+        data = _query(request, ("exp",), {"event": "conversion", "days": str(DAYS_DEFAULT)})
         return Response(
-            {"ok": True, **selectors.results(experiment=data["exp"], event=data["event"])}
+            {
+                "ok": True,
+                **selectors.timeseries(
+                    experiment=data["exp"], event=data["event"], days=data["days"]
+                ),
+            }
         )

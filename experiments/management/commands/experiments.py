@@ -31,6 +31,8 @@ class Command(AppCommand):
         "resume": "Resume an experiment.",
         "stop": "Stop an experiment, optionally declaring a winner.",
         "recount": "Rebuild the aggregates from the raw rows; report any difference.",
+        "plan": "Users per variant needed for an effect (as GET /api/exp/plan).",
+        "timeseries": "Cumulative results per UTC day (as GET /api/exp/timeseries).",
     }
 
     def run_action(self, action: str, options: dict[str, Any]) -> None:
@@ -58,6 +60,11 @@ class Command(AppCommand):
     def args_results(self, parser: ArgumentParser) -> None:
         parser.add_argument("experiment")
         parser.add_argument("--event", default="conversion")
+        parser.add_argument(
+            "--all-metrics",
+            action="store_true",
+            help="Every declared metric and the failed guardrails (as metrics=all).",
+        )
 
     def args_load(self, parser: ArgumentParser) -> None:
         parser.add_argument(
@@ -78,6 +85,20 @@ class Command(AppCommand):
     def args_stop(self, parser: ArgumentParser) -> None:
         parser.add_argument("experiment")
         parser.add_argument("--winner", default=None)
+
+    def args_plan(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--baseline", required=True, help="The control's rate, in (0, 1).")
+        effect = parser.add_mutually_exclusive_group(required=True)
+        effect.add_argument("--mde", help="Absolute minimum detectable effect.")
+        effect.add_argument("--mde-rel", dest="mde_rel", help="Relative effect (0.2 = +20%%).")
+        parser.add_argument("--alpha", default="0.05")
+        parser.add_argument("--power", default="0.8")
+        parser.add_argument("--variants", default="2")
+
+    def args_timeseries(self, parser: ArgumentParser) -> None:
+        parser.add_argument("experiment")
+        parser.add_argument("--event", default="conversion")
+        parser.add_argument("--days", default="30")
 
     def args_recount(self, parser: ArgumentParser) -> None:
         parser.add_argument("experiment", nargs="?", default=None, help="Default: every one.")
@@ -105,6 +126,11 @@ class Command(AppCommand):
         self.stdout.write(result["variant"])
 
     def do_results(self, options: dict[str, Any]) -> None:
+        if options["all_metrics"]:
+            every = selectors.results_all(experiment=options["experiment"])
+            self.stderr.write(selectors.verdict(every)["text"])
+            self.write_json({"ok": True, **every}, indent=2)
+            return
         data = selectors.results(experiment=options["experiment"], event=options["event"])
         if data["srm"]["srm"]:
             self.stderr.write(
@@ -153,3 +179,14 @@ class Command(AppCommand):
             # The aggregates are correct now, but a difference means a bug (or raw
             # rows written behind the services' back): scripts must notice.
             raise CommandError(f"{found} difference(s) found and corrected.", returncode=1)
+
+    def do_plan(self, options: dict[str, Any]) -> None:
+        names = ("baseline", "mde", "mde_rel", "alpha", "power", "variants")
+        result = services.plan(**{n: options[n] for n in names})
+        self.write_json({"ok": True, **result}, indent=2)
+
+    def do_timeseries(self, options: dict[str, Any]) -> None:
+        data = selectors.timeseries(
+            experiment=options["experiment"], event=options["event"], days=options["days"]
+        )
+        self.write_json({"ok": True, **data}, indent=2)
