@@ -411,6 +411,13 @@ def _p_text(p: float | None) -> str:
     return "p < 0.001" if p is not None and p < 0.001 else f"p = {p:.2g}" if p is not None else ""
 
 
+def _chance(p: float) -> str:
+    """Return a probability as a percentage that never rounds to a certainty."""
+    if p > 0.999:
+        return "> 99.9%"
+    return "< 0.1%" if p < 0.001 else f"{p * 100:.1f}%"
+
+
 def _pp(x: float) -> str:
     return f"{x * 100:+.1f}"
 
@@ -467,7 +474,7 @@ def _verdict_line(body: Mapping[str, Any], sequential: bool) -> Verdict:
         f"{best['variant']} is {'ahead of' if ahead else 'behind'} {variants[0]['variant']} "
         f"by {_pp(best['uplift_abs'])} pp ({label} {_pp(lo)} to {_pp(hi)} pp)",
         _p_text(best["p_value"]),
-        f"{best['prob_beat_control'] * 100:.1f}% chance to beat control",
+        f"{_chance(best['prob_beat_control'])} chance to beat control",
     ]
     return {
         "text": ", ".join(p for p in parts if p),
