@@ -285,6 +285,12 @@ def chart(variants: list[dict]) -> dict:
     }
 
 
+def _chance(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "> 99.9%" if p > 0.999 else "< 0.1%" if p < 0.001 else f"{p:.1%}"
+
+
 def _pct(x: float | None, fmt: str = ".2%") -> str:
     return "—" if x is None else format(x, fmt)
 
@@ -313,7 +319,7 @@ def display_rows(data: dict) -> list[dict]:
                 "uplift_rel": _pct(v["uplift_rel"], "+.1%"),
                 "uplift_rel_ci": _interval(v["uplift_rel_ci"], "+.1%"),
                 "p_value": "—" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}"),
-                "prob": _pct(v["prob_beat_control"], ".1%"),
+                "prob": _chance(v["prob_beat_control"]),
                 "mean_value": "—" if v["mean_value"] is None else f"{v['mean_value']:.4g}",
                 "value_uplift_ci": _interval(v["value_uplift_ci"], ".4g"),
                 "significant": v[

@@ -56,15 +56,23 @@ def rate_chart(series: dict[str, Any]) -> dict[str, Any] | None:
         return None
     rates = [v["rate"] for d in days for v in d["variants"] if v["rate"] is not None]
     lo, hi = _scale(0.0, max(rates, default=0.0))
+    lo = 0.0  # a rate axis starts at 0
     frame = _frame([d["date"] for d in days], lo, hi, ".1%")
     lines = []
     for k, name in enumerate(v["variant"] for v in days[0]["variants"]):
-        points = [
-            f"{frame['x'](i)},{frame['y'](d['variants'][k]['rate'])}"
+        xy = [
+            (frame["x"](i), frame["y"](d["variants"][k]["rate"]))
             for i, d in enumerate(days)
             if d["variants"][k]["rate"] is not None
         ]
-        lines.append({"name": name, "color": color(k), "points": " ".join(points)})
+        lines.append(
+            {
+                "name": name,
+                "color": color(k),
+                "points": " ".join(f"{a},{b}" for a, b in xy),
+                "dots": [{"x": a, "y": b} for a, b in xy],
+            }
+        )
     return {**frame["out"], "lines": lines}
 
 
@@ -98,6 +106,18 @@ def uplift_chart(series: dict[str, Any]) -> dict[str, Any] | None:
                 "color": color(k),
                 "band": " ".join(upper + lower),
                 "points": " ".join(f"{x(i)},{y(v['uplift_abs'])}" for i, v in shown),
+                "dots": [{"x": x(i), "y": y(v["uplift_abs"])} for i, v in shown],
+                # One day: the band as a whisker (a polygon of one x has no area).
+                "whiskers": [
+                    {
+                        "x": x(i),
+                        "y1": y(min(v["uplift_abs_seq_ci"][1], hi)),
+                        "y2": y(max(v["uplift_abs_seq_ci"][0], lo)),
+                    }
+                    for i, v in shown
+                ]
+                if len(shown) == 1
+                else [],
             }
         )
     return {**frame["out"], "zero_y": y(0.0), "series": series_out}
