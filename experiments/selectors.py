@@ -167,7 +167,10 @@ def _variant_result(
     row: VariantCounts, control: VariantCounts | None, how: Comparison
 ) -> VariantResult:
     """Return one variant's results; compared with `control` unless it is the control."""
-    x, n = row["converters"], row["users"]
+    # Never more converters than users (events of users whose exposure is not
+    # counted, e.g. bulk-loaded rows): a rate above 1 has no interval.
+    n = row["users"]
+    x = min(row["converters"], n)
     result: VariantResult = {
         "variant": row["variant"],
         "users": n,
@@ -190,7 +193,8 @@ def _variant_result(
     }
     if control is None or not n or not control["users"]:
         return result
-    x0, n0 = control["converters"], control["users"]
+    n0 = control["users"]
+    x0 = min(control["converters"], n0)
     rate, rate0 = x / n, x0 / n0
     result["uplift_abs"] = rate - rate0
     result["uplift_abs_ci"] = stats.diff_ci(x, n, x0, n0)
@@ -333,10 +337,12 @@ def check_days(days: object) -> int:
 def _point(exp: Experiment, users: Mapping[str, int], conv: Mapping[str, int]) -> list[dict]:
     """Return one day's cumulative figures per variant (control first)."""
     how = _comparisons(exp)
-    n0, x0 = users[exp.variants[0]], conv[exp.variants[0]]
+    n0 = users[exp.variants[0]]
+    x0 = min(conv[exp.variants[0]], n0)
     out = []
     for i, variant in enumerate(exp.variants):
-        n, x = users[variant], conv[variant]
+        n = users[variant]
+        x = min(conv[variant], n)  # as in `_variant_result`
         compare = i > 0 and n > 0 and n0 > 0
         out.append(
             {

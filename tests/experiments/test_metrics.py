@@ -213,3 +213,27 @@ def test_config_loads_analysis_planned_users_and_metrics(config_dir, db):
     # Not assignment fields: they can change after exposures.
     services.experiment_update(key="e1", analysis="sequential", planned_users=10, actor="t")
     assert selectors.get_experiment("e1").planned_users == 10
+
+
+def test_more_converters_than_users_is_capped_not_a_500(make_exp):
+    """Raw rows loaded behind the services' back can count events of unexposed users."""
+    from experiments.models import Event
+
+    exp = make_exp(key="odd", variants=["A", "B"])
+    services.assign(experiment="odd", user="u1", actor="t")
+    Event.objects.bulk_create(
+        Event(
+            experiment=exp,
+            user=f"ghost{i}",
+            variant=v,
+            event="conversion",
+            created_at=exp.created_at,
+        )
+        for i in range(3)
+        for v in "AB"
+    )
+    services.recount(key="odd")
+    data = selectors.results(experiment="odd")
+    assert all(v["converters"] <= v["users"] for v in data["variants"])
+    series = selectors.timeseries(experiment="odd")
+    assert all(v["converters"] <= v["users"] for d in series["days"] for v in d["variants"])
