@@ -52,7 +52,7 @@ LOAD = [
     # On the user's exposure day or later (user k was exposed k %% 28 days ago).
     "now() - (((k %% 28) - (g %% ((k %% 28) + 1))) || ' days')::interval "
     "FROM (SELECT g, 1 + (g * 7919) %% %(active)s AS k "
-    "FROM generate_series(1, %(events)s) g) s",
+    "FROM generate_series(1::bigint, %(events)s) g) s",
     "ANALYZE",
 ]
 

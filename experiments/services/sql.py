@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from django.db import connection, models
 
 from experiments.limits import KEY_RE
-from experiments.models import Experiment, Exposure
+from experiments.models import Event, Experiment, Exposure
 
 # Rows per statement when a batch is written or looked up: well under SQLite's
 # 32,766 bound parameters (an exposure insert binds 4 per row).
@@ -79,6 +79,26 @@ def insert_exposures(rows: list[tuple[int, str, str]], now: datetime) -> set[tup
             )
             inserted.update((int(e), u) for e, u in cursor.fetchall())
     return inserted
+
+
+def insert_events(rows: list[tuple[int, str, str, str, float | None]], now: datetime) -> None:
+    """Insert (experiment_id, user, variant, event, value) rows logged at `now`.
+
+    Raw multi-row INSERTs without RETURNING: nothing needs the new ids, and
+    building a model instance per event costs more than storing it.
+    """
+    qn = connection.ops.quote_name
+    names = ("experiment", "user", "variant", "event", "value", "created_at")
+    cols = ", ".join(qn(_column(Event, n)) for n in names)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            cursor.execute(
+                f"INSERT INTO {qn(Event._meta.db_table)} ({cols}) "
+                f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(chunk))}",
+                [p for row in chunk for p in (*row, stamp)],
+            )
 
 
 class AssignRow(NamedTuple):

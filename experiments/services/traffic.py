@@ -13,13 +13,14 @@ from echopilot.exceptions import Conflict, Invalid, ServiceError
 from echopilot.parsers import text_problem
 from experiments.assignment import assign_variant
 from experiments.limits import BATCH_MAX
-from experiments.models import Event, Exposure, Status
+from experiments.models import Exposure, Status
 from experiments.services.aggregates import NewEvent, add_events, add_exposures
 from experiments.services.sql import (
     CHUNK,
     AssignRow,
     ExpRow,
     assign_row,
+    insert_events,
     insert_exposures,
     load_experiments,
 )
@@ -234,20 +235,7 @@ def _store(pending: list[_Pending], actor: str, now: datetime) -> int:
         if p.needs_exposure:
             wanted.setdefault((p.exp.id, p.user), p)
     inserted = insert_exposures([(e, u, p.variant) for (e, u), p in wanted.items()], now)
-    Event.objects.bulk_create(
-        [
-            Event(
-                experiment_id=p.exp.id,
-                user=p.user,
-                variant=p.variant,
-                event=p.event,
-                value=p.value,
-                created_at=now,
-            )
-            for p in pending
-        ],
-        batch_size=CHUNK,
-    )
+    insert_events([(p.exp.id, p.user, p.variant, p.event, p.value) for p in pending], now)
     ts = mirror.now_iso(now)
     lines = [
         _exposure_line(p.exp.key, user, p.variant, actor, ts)
