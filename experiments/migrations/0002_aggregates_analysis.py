@@ -6,10 +6,10 @@ from django.db import migrations, models
 
 def backfill(apps, schema_editor):
     """Build the aggregates of existing experiments from their raw rows."""
-    from experiments.services.recount import REBUILD, _names
+    from experiments.services.recount import REBUILD, rebuild_names
 
     Experiment = apps.get_model("experiments", "Experiment")
-    names = _names()
+    names = rebuild_names()
     with schema_editor.connection.cursor() as cursor:
         for exp_id in Experiment.objects.values_list("id", flat=True):
             for statement in REBUILD:

@@ -23,7 +23,7 @@ from experiments.services.sql import CHUNK, column
 DayDeltas = dict[tuple[int, str, str, date], list[float]]
 
 
-def _day(value: Any) -> date | None:
+def as_date(value: Any) -> date | None:
     """Return a DATE column as read by raw SQL (SQLite returns text)."""
     if value is None or isinstance(value, date):
         return value
@@ -122,8 +122,8 @@ def add_events(events: Sequence[NewEvent], when: datetime) -> None:
         _user_change(
             deltas,
             (int(exp_id), event, variant),
-            (total, _day(first)),
-            (prev_total, _day(prev_first)) if prev_n else None,
+            (total, as_date(first)),
+            (prev_total, as_date(prev_first)) if prev_n else None,
         )
     _upsert(
         EventDay,

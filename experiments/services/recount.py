@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from experiments.models import Event, EventDay, Experiment, Exposure, ExposureDay, UserEvent
-from experiments.services.aggregates import _day
+from experiments.services.aggregates import as_date
 from experiments.services.sql import column
 from experiments.services.validation import get_experiment
 
@@ -38,7 +38,7 @@ class Recount:
             self.differences.append(text)
 
 
-def _names() -> dict[str, str]:
+def rebuild_names() -> dict[str, str]:
     """Quoted table and column names for the rebuild SQL."""
     qn = connection.ops.quote_name
     names = {
@@ -85,19 +85,19 @@ def _snapshot(exp: Experiment) -> dict[str, dict[tuple[Any, ...], tuple[Any, ...
     """Return the stored aggregates of `exp`, keyed like the recount compares them."""
     return {
         "users": {
-            (v, _day(d)): (n,)
+            (v, as_date(d)): (n,)
             for v, d, n in ExposureDay.objects.filter(experiment=exp).values_list(
                 "variant", "day", "users"
             )
         },
         "per day": {
-            (e, v, _day(d)): tuple(rest)
+            (e, v, as_date(d)): tuple(rest)
             for e, v, d, *rest in EventDay.objects.filter(experiment=exp).values_list(
                 "event", "variant", "day", "converters", "events", "value_sum", "value_sq"
             )
         },
         "per user": {
-            (e, u): (v, n, s, _day(d))
+            (e, u): (v, n, s, as_date(d))
             for e, u, v, n, s, d in UserEvent.objects.filter(experiment=exp).values_list(
                 "event", "user", "variant", "events", "value_sum", "first_day"
             )
@@ -137,7 +137,7 @@ def recount_experiment(key: str) -> Recount:
     SHARE) waits, and the raw rows and aggregates are read in one state.
     """
     result = Recount(key)
-    names = _names()
+    names = rebuild_names()
     with transaction.atomic():
         exp = get_experiment(key, for_update=True)
         before = _snapshot(exp)
