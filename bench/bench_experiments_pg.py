@@ -47,8 +47,8 @@ LOAD = [
     # rest purchases with a value.
     'INSERT INTO experiments_event (experiment_id, "user", variant, event, value, created_at) '
     "SELECT %(exp)s, 'u' || k, " + VARIANT_SQL.format(user="('u' || k)") + ", "
-    "CASE WHEN g %% 10 < 7 THEN 'conversion' ELSE 'purchase' END, "
-    "CASE WHEN g %% 10 < 7 THEN NULL ELSE (g %% 97) + 0.5 END, "
+    "CASE WHEN (g / 3) %% 10 < 7 THEN 'conversion' ELSE 'purchase' END, "
+    "CASE WHEN (g / 3) %% 10 < 7 THEN NULL ELSE (g %% 97) + 0.5 END, "
     # On the user's exposure day or later (user k was exposed k %% 28 days ago).
     "now() - (((k %% 28) - (g %% ((k %% 28) + 1))) || ' days')::interval "
     "FROM (SELECT g, 1 + (g * 7919) %% %(active)s AS k "

@@ -120,10 +120,8 @@ class Exposure(models.Model):
                 fields=["experiment", "user"], name="experiments_exposure_once_per_user"
             )
         ]
-        indexes = [
-            # Results count users per variant: GROUP BY variant within one experiment.
-            models.Index(fields=["experiment", "variant"], name="exp_exposure_variant"),
-        ]
+        # No index beyond the unique one: results read the aggregates (ExposureDay),
+        # and every index is paid for by every insert.
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.variant}"
@@ -146,14 +144,9 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [
-            # Covers the results query: WHERE experiment, event GROUP BY variant,
-            # COUNT(DISTINCT user), SUM(value) read from the index alone.
-            models.Index(
-                fields=["experiment", "event", "variant", "user", "value"],
-                name="exp_event_results",
-            ),
-        ]
+        # Only the foreign key's index: results read the aggregates, not events
+        # (the covering index they once needed cost every insert), and the recount
+        # reads one experiment's rows through the foreign key.
 
     def __str__(self) -> str:
         return f"{self.event} by {self.user} ({self.variant})"
