@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection, models
 
 from experiments.models import EventDay, ExposureDay, UserEvent
-from experiments.services.sql import CHUNK, column
+from experiments.services.sql import chunks, column, rows_source
 
 # (experiment id, event, variant, day) -> [converters, events, value_sum, value_sq]
 DayDeltas = dict[tuple[int, str, str, date], list[float]]
@@ -54,16 +54,14 @@ def _upsert(
     sets += [s.replace("T.", f"{table}.") for s in extra_set]
     ret = f" RETURNING {', '.join(qn(column(model, n)) for n in returning)}" if returning else ""
     out: list[tuple[Any, ...]] = []
-    placeholder = "(" + ", ".join(["%s"] * len(cols)) + ")"
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
+        for chunk in chunks(rows):
+            source, params = rows_source(model, (*keys, *plain, *adds), chunk)
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(qn(c) for c in cols)}) "
-                f"VALUES {', '.join([placeholder] * len(chunk))} "
+                f"INSERT INTO {table} ({', '.join(qn(c) for c in cols)}) {source} "
                 f"ON CONFLICT ({', '.join(qn(c) for c in cols[: len(keys)])}) "
                 f"DO UPDATE SET {', '.join(sets)}{ret}",
-                [p for row in chunk for p in row],
+                params,
             )
             if returning:
                 out += cursor.fetchall()

@@ -34,6 +34,29 @@ def _column(model: type[models.Model], name: str) -> str:
 column = _column
 
 
+def chunks(rows: list[Any]) -> list[list[Any]]:
+    """Split rows for multi-row statements: SQLite binds each value, PostgreSQL arrays."""
+    size = (len(rows) or 1) if connection.vendor == "postgresql" else CHUNK
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+def rows_source(
+    model: type[models.Model], names: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> tuple[str, list[Any]]:
+    """Return what a multi-row INSERT inserts: the SQL after the column list, and its parameters.
+
+    PostgreSQL: one array per column, `SELECT * FROM unnest(...)`: a statement
+    with thousands of placeholders costs more to prepare on the client than
+    to run. SQLite: `VALUES (...), (...)`.
+    """
+    if connection.vendor == "postgresql":
+        types = [model._meta.get_field(n).db_type(connection) for n in names]
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        return f"SELECT * FROM unnest({arrays})", [list(col) for col in zip(*rows, strict=True)]
+    placeholder = "(" + ", ".join(["%s"] * len(names)) + ")"
+    return f"VALUES {', '.join([placeholder] * len(rows))}", [p for row in rows for p in row]
+
+
 def _json(value: Any) -> Any:
     """Decode a JSON column read by raw SQL (SQLite returns text, PostgreSQL the value)."""
     return json.loads(value) if isinstance(value, str | bytes) else value
@@ -63,22 +86,39 @@ def insert_exposures(rows: list[tuple[int, str, str]], now: datetime) -> set[tup
     # other in one order, never in a cycle (PostgreSQL's unique-index locks).
     rows = sorted(rows)
     qn = connection.ops.quote_name
-    cols = [_column(Exposure, n) for n in ("experiment", "user", "variant", "created_at")]
+    names = ("experiment", "user", "variant", "created_at")
+    cols = [_column(Exposure, n) for n in names]
     stamp = connection.ops.adapt_datetimefield_value(now)
     inserted: set[tuple[int, str]] = set()
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-            params = [p for exp_id, user, variant in chunk for p in (exp_id, user, variant, stamp)]
+        for chunk in chunks(rows):
+            source, params = rows_source(Exposure, names, [(*r, stamp) for r in chunk])
             cursor.execute(
                 f"INSERT INTO {qn(Exposure._meta.db_table)} ({', '.join(qn(c) for c in cols)}) "
-                f"VALUES {values} ON CONFLICT ({qn(cols[0])}, {qn(cols[1])}) DO NOTHING "
+                f"{source} ON CONFLICT ({qn(cols[0])}, {qn(cols[1])}) DO NOTHING "
                 f"RETURNING {qn(cols[0])}, {qn(cols[1])}",
                 params,
             )
             inserted.update((int(e), u) for e, u in cursor.fetchall())
     return inserted
+
+
+def exposed_variants(exp_id: int, users: list[str]) -> list[tuple[str, str]]:
+    """Return (user, variant) of those of `users` exposed to the experiment."""
+    qn = connection.ops.quote_name
+    user, variant = qn(_column(Exposure, "user")), qn(_column(Exposure, "variant"))
+    params: list[Any]
+    if connection.vendor == "postgresql":
+        match, params = f"{user} = ANY(%s)", [users]  # one array, not a placeholder each
+    else:
+        match, params = f"{user} IN ({', '.join(['%s'] * len(users))})", list(users)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {user}, {variant} FROM {qn(Exposure._meta.db_table)} "
+            f"WHERE {qn(_column(Exposure, 'experiment'))} = %s AND {match}",
+            [exp_id, *params],
+        )
+        return list(cursor.fetchall())
 
 
 def insert_events(rows: list[tuple[int, str, str, str, float | None]], now: datetime) -> None:
@@ -92,13 +132,9 @@ def insert_events(rows: list[tuple[int, str, str, str, float | None]], now: date
     cols = ", ".join(qn(_column(Event, n)) for n in names)
     stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            cursor.execute(
-                f"INSERT INTO {qn(Event._meta.db_table)} ({cols}) "
-                f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(chunk))}",
-                [p for row in chunk for p in (*row, stamp)],
-            )
+        for chunk in chunks(rows):
+            source, params = rows_source(Event, names, [(*r, stamp) for r in chunk])
+            cursor.execute(f"INSERT INTO {qn(Event._meta.db_table)} ({cols}) {source}", params)
 
 
 class AssignRow(NamedTuple):

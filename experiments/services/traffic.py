@@ -13,13 +13,14 @@ from echopilot.exceptions import Conflict, Invalid, ServiceError
 from echopilot.parsers import text_problem
 from experiments.assignment import assign_variant
 from experiments.limits import BATCH_MAX
-from experiments.models import Exposure, Status
+from experiments.models import Status
 from experiments.services.aggregates import NewEvent, add_events, add_exposures
 from experiments.services.sql import (
-    CHUNK,
     AssignRow,
     ExpRow,
     assign_row,
+    chunks,
+    exposed_variants,
     insert_events,
     insert_exposures,
     load_experiments,
@@ -126,12 +127,8 @@ def _load_exposures(
                 by_exp.setdefault(exp.id, set()).add(user)
     exposed: dict[tuple[int, str], str] = {}
     for exp_id, users in by_exp.items():
-        ordered = sorted(users)
-        for start in range(0, len(ordered), CHUNK):
-            found = Exposure.objects.filter(
-                experiment_id=exp_id, user__in=ordered[start : start + CHUNK]
-            ).values_list("user", "variant")
-            exposed.update(((exp_id, u), v) for u, v in found)
+        for chunk in chunks(sorted(users)):
+            exposed.update(((exp_id, u), v) for u, v in exposed_variants(exp_id, chunk))
     return exposed
 
 
