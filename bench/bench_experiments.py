@@ -109,6 +109,10 @@ def seed_and_time(db_path: str) -> dict:
     con.execute("ANALYZE")
     con.close()
     seeded = time.perf_counter() - started
+    # Rows written behind the services' back: build the aggregates results read.
+    started = time.perf_counter()
+    services.recount(key="bench")
+    recounted = time.perf_counter() - started
     timings = []
     for _ in range(3):
         start = time.perf_counter()
@@ -116,6 +120,7 @@ def seed_and_time(db_path: str) -> dict:
         timings.append(time.perf_counter() - start)
     return {
         "seed_s": seeded,
+        "recount_s": recounted,
         "results_s": min(timings),
         "results_first_s": timings[0],
         "users": sum(v["users"] for v in data["variants"]),
@@ -144,10 +149,11 @@ def bench_results() -> list[str]:
     mark = "ok" if r["results_s"] < RESULTS_TARGET_S else "MISSED"
     print(
         f"  seeded {N_EVENTS:,} events over {r['users']:,} users "
-        f"({r['converters']:,} converters) in {r['seed_s']:.1f}s (raw executemany)"
+        f"({r['converters']:,} converters) in {r['seed_s']:.1f}s (raw executemany), "
+        f"aggregates by recount in {r['recount_s']:.1f}s"
     )
     print(
-        f"  results (SQLite, GROUP BY + stats): {r['results_s'] * 1000:.0f} ms best of 3 "
+        f"  results (SQLite, aggregates + stats): {r['results_s'] * 1000:.0f} ms best of 3 "
         f"(first {r['results_first_s'] * 1000:.0f} ms)  target < {RESULTS_TARGET_S:.0f} s {mark}"
     )
     if r["users"] != N_USERS:

@@ -1,15 +1,18 @@
-"""Admin: experiments with exposure counts, results with SRM warning and chart, actions."""
+"""Admin: experiments with exposures per variant, results with the verdict and charts, actions."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from echopilot.admin import reported
 from echopilot.auth import admin_actor
 from echopilot.exceptions import ServiceError
-from experiments import selectors, services
-from experiments.models import Experiment, Status
+from experiments import charts, selectors, services
+from experiments.models import Experiment, ExposureDay, Status
 
 
 class ExperimentForm(forms.ModelForm):
@@ -17,11 +20,20 @@ class ExperimentForm(forms.ModelForm):
 
     class Meta:
         model = Experiment
-        fields = ["key", "description", "variants", "weights", "salt"]
+        fields = [
+            "key",
+            "description",
+            "variants",
+            "weights",
+            "salt",
+            "analysis",
+            "planned_users",
+            "metrics",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("salt", "weights", "description"):
+        for name in ("salt", "weights", "description", "metrics", "analysis", "planned_users"):
             if name in self.fields:
                 self.fields[name].required = False
 
@@ -35,6 +47,9 @@ class ExperimentForm(forms.ModelForm):
             "weights": data.get("weights", self.instance.weights) or None,
             "salt": data.get("salt", self.instance.salt) or None,
             "description": data.get("description", self.instance.description) or "",
+            "analysis": data.get("analysis", self.instance.analysis) or None,
+            "planned_users": data.get("planned_users", self.instance.planned_users),
+            "metrics": data.get("metrics", self.instance.metrics) or None,
         }
         try:
             self.definition = services.parse_definition(key, raw)
@@ -49,14 +64,71 @@ class ExperimentForm(forms.ModelForm):
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
     form = ExperimentForm
-    list_display = ["key", "status", "winner", "arms", "exposures", "updated_at", "updated_by"]
+    list_display = [
+        "key",
+        "status",
+        "analysis",
+        "winner",
+        "arms",
+        "exposures",
+        "per_variant",
+        "updated_at",
+        "updated_by",
+    ]
     list_filter = ["status"]
     search_fields = ["key", "description"]
     actions = ["pause", "resume", "stop"]
     change_form_template = "admin/experiments/experiment/change_form.html"
 
     def get_queryset(self, request):
-        return selectors.list_experiments()
+        # The list's per-variant exposures: one more query for the whole page.
+        days = Prefetch("exposure_days", queryset=ExposureDay.objects.only("variant", "users"))
+        return selectors.list_experiments().prefetch_related(days)
+
+    @admin.display(description="exposures per variant")
+    def per_variant(self, obj):
+        counts = dict.fromkeys(obj.variants, 0)
+        for row in obj.exposure_days.all():
+            counts[row.variant] = counts.get(row.variant, 0) + row.users
+        return " · ".join(f"{v}: {n:,}" for v, n in counts.items())
+
+    # An experiment with exposures is evidence: it can be stopped, never deleted.
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and services.is_locked(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (type(self).delete_unexposed, name, description)
+        return actions
+
+    @admin.action(permissions=["delete"], description="Delete selected experiments")
+    def delete_unexposed(self, request, queryset):
+        exposed = [exp.key for exp in queryset if services.is_locked(exp)]
+        if exposed:
+            self.message_user(
+                request,
+                f"Not deleted: {', '.join(exposed)} ha{'s' if len(exposed) == 1 else 've'} "
+                "exposures (stop an experiment instead). Nothing was deleted.",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected(self, request, queryset)
+
+    def delete_queryset(self, request, queryset):
+        # The confirmation page posts again: check again (users may have been exposed since).
+        if any(services.is_locked(exp) for exp in queryset):
+            raise PermissionDenied("An experiment with exposures cannot be deleted.")
+        super().delete_queryset(request, queryset)
+
+    def delete_model(self, request, obj):
+        if services.is_locked(obj):
+            raise PermissionDenied("An experiment with exposures cannot be deleted.")
+        super().delete_model(request, obj)
 
     @admin.display(description="variants (weights)")
     def arms(self, obj):
@@ -78,6 +150,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         d = form.definition
         fields = {"variants": d.variants, "weights": d.weights, "salt": d.salt}
+        fields.update(analysis=d.analysis, planned_users=d.planned_users, metrics=d.metrics)
         saved = None
         # The form validated, so only a race lands in `reported` (the key or salt
         # was taken, or users were exposed, since): it shows the error; nothing is saved.
@@ -212,17 +285,71 @@ def chart(variants: list[dict]) -> dict:
     }
 
 
+def _chance(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "> 99.9%" if p > 0.999 else "< 0.1%" if p < 0.001 else f"{p:.1%}"
+
+
+def _pct(x: float | None, fmt: str = ".2%") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def _interval(ci: list[float] | None, fmt: str, scale: float = 1.0, unit: str = "") -> str:
+    if not ci:
+        return "—"
+    return f"{format(ci[0] * scale, fmt)}{unit} to {format(ci[1] * scale, fmt)}{unit}"
+
+
+def display_rows(data: dict) -> list[dict]:
+    """Return the results table as text: percentages, pp and % uplifts, both intervals."""
+    rows = []
+    for v in data["variants"]:
+        p = v["p_value"]
+        rows.append(
+            {
+                "variant": v["variant"],
+                "users": f"{v['users']:,}",
+                "converters": f"{v['converters']:,}",
+                "rate": _pct(v["rate"]),
+                "rate_ci": _interval(v["rate_ci"], ".2%"),
+                "uplift_pp": "—" if v["uplift_abs"] is None else f"{v['uplift_abs'] * 100:+.2f} pp",
+                "uplift_ci": _interval(v["uplift_abs_ci"], "+.2f", 100, " pp"),
+                "uplift_seq_ci": _interval(v["uplift_abs_seq_ci"], "+.2f", 100, " pp"),
+                "uplift_rel": _pct(v["uplift_rel"], "+.1%"),
+                "uplift_rel_ci": _interval(v["uplift_rel_ci"], "+.1%"),
+                "p_value": "—" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}"),
+                "prob": _chance(v["prob_beat_control"]),
+                "mean_value": "—" if v["mean_value"] is None else f"{v['mean_value']:.4g}",
+                "value_uplift_ci": _interval(v["value_uplift_ci"], ".4g"),
+                "significant": v[
+                    "significant_seq" if data["analysis"] == "sequential" else "significant"
+                ],
+            }
+        )
+    return rows
+
+
 def results_context(exp: Experiment, event: str | None) -> dict:
     names = selectors.event_names(exp)
-    event = event or ("conversion" if "conversion" in names or not names else names[0])
+    primary = selectors.metric_events(exp)[0]
+    event = event or (primary if primary in names or not names else names[0])
     try:
         data = selectors.results(experiment=exp.key, event=event)
+        every = selectors.results_all(experiment=exp.key)
+        series = selectors.timeseries(experiment=exp.key, event=event, days=30)
     except ServiceError as exc:
         return {"results_error": exc.detail, "event_names": names}
+    # The verdict is about the primary metric, with every guardrail.
     return {
         "results": data,
+        "results_rows": display_rows(data),
         "results_event": event,
+        "verdict": selectors.verdict(every),
+        "guardrail_failed": every["guardrail_failed"],
         "event_names": names,
         "results_chart": chart(data["variants"]),
+        "rate_chart": charts.rate_chart(series),
+        "uplift_chart": charts.uplift_chart(series),
         "locked": services.is_locked(exp),
     }

@@ -26,3 +26,12 @@ BATCH_MAX = 1000
 # |value| cap: a batch of 1,000 such values sums to 1e18, far from a float's
 # 1.8e308, so SUM(value) in results can never overflow to infinity.
 VALUE_MAX = 10**15
+
+# Sequential analysis: the planned total of exposed users (all variants).
+PLANNED_USERS_DEFAULT = 5000
+PLANNED_USERS_MAX = 2_000_000_000
+# The time series: at most this many days back.
+DAYS_DEFAULT = 30
+DAYS_MAX = 366
+# Metrics: at most this many secondary metrics and guardrails each.
+METRICS_MAX = 20

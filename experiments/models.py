@@ -3,13 +3,25 @@
 from django.db import models
 from django.db.models import Q
 
-from experiments.limits import EVENT_MAX, KEY_MAX, SALT_MAX, USER_MAX, VARIANT_MAX
+from experiments.limits import (
+    EVENT_MAX,
+    KEY_MAX,
+    PLANNED_USERS_DEFAULT,
+    SALT_MAX,
+    USER_MAX,
+    VARIANT_MAX,
+)
 
 
 class Status(models.TextChoices):
     RUNNING = "running", "Running"
     PAUSED = "paused", "Paused"
     STOPPED = "stopped", "Stopped"
+
+
+class Analysis(models.TextChoices):
+    SEQUENTIAL = "sequential", "Sequential (always-valid, safe to peek)"
+    FIXED = "fixed", "Fixed horizon (one look at the planned sample)"
 
 
 class Experiment(models.Model):
@@ -42,6 +54,22 @@ class Experiment(models.Model):
         default="",
         help_text="Variant declared the winner when stopped (empty: the control is served).",
     )
+    analysis = models.CharField(
+        max_length=16,
+        choices=Analysis.choices,
+        default=Analysis.SEQUENTIAL,
+        help_text="Which interval the verdict uses: sequential (safe to look daily) or fixed.",
+    )
+    planned_users = models.PositiveIntegerField(
+        default=PLANNED_USERS_DEFAULT,
+        help_text="Planned exposed users across all variants (sequential intervals, progress).",
+    )
+    metrics = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"primary": "conversion", "secondary": [...], "guardrails": '
+        '[{"event": "refund", "direction": "decrease"}]}',
+    )
     created_at = models.DateTimeField(auto_now_add=True, help_text="When it was created.")
     updated_at = models.DateTimeField(auto_now=True, help_text="When it last changed.")
     updated_by = models.CharField(
@@ -57,6 +85,12 @@ class Experiment(models.Model):
             models.CheckConstraint(
                 condition=Q(status=Status.STOPPED) | Q(winner=""),
                 name="experiments_winner_only_when_stopped",
+            ),
+            models.CheckConstraint(
+                condition=Q(analysis__in=Analysis.values), name="experiments_analysis_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_users__gte=1), name="experiments_planned_users_positive"
             ),
         ]
 
@@ -86,10 +120,8 @@ class Exposure(models.Model):
                 fields=["experiment", "user"], name="experiments_exposure_once_per_user"
             )
         ]
-        indexes = [
-            # Results count users per variant: GROUP BY variant within one experiment.
-            models.Index(fields=["experiment", "variant"], name="exp_exposure_variant"),
-        ]
+        # No index beyond the unique one: results read the aggregates (ExposureDay),
+        # and every index is paid for by every insert.
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.variant}"
@@ -112,14 +144,111 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [
-            # Covers the results query: WHERE experiment, event GROUP BY variant,
-            # COUNT(DISTINCT user), SUM(value) read from the index alone.
-            models.Index(
-                fields=["experiment", "event", "variant", "user", "value"],
-                name="exp_event_results",
-            ),
-        ]
+        # Only the foreign key's index: results read the aggregates, not events
+        # (the covering index they once needed cost every insert), and the recount
+        # reads one experiment's rows through the foreign key.
 
     def __str__(self) -> str:
         return f"{self.event} by {self.user} ({self.variant})"
+
+
+# --- aggregates: what results and the time series read -----------------------------
+#
+# Kept up to date in the transaction that stores the raw rows
+# (experiments.services.aggregates) and rebuilt from them by
+# `manage.py experiments recount`, which reports any difference.
+
+
+class ExposureDay(models.Model):
+    """Users first exposed to a variant on one UTC day."""
+
+    experiment = models.ForeignKey(
+        Experiment,
+        on_delete=models.CASCADE,
+        related_name="exposure_days",
+        help_text="The experiment.",
+    )
+    variant = models.CharField(max_length=VARIANT_MAX, help_text="The variant.")
+    day = models.DateField(help_text="UTC day of the first exposure.")
+    users = models.BigIntegerField(default=0, help_text="Users first exposed that day.")
+
+    class Meta:
+        ordering = ["day", "variant"]
+        constraints = [
+            # Also the index results and the time series read (experiment first).
+            models.UniqueConstraint(
+                fields=["experiment", "variant", "day"], name="exp_exposureday_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.variant}: {self.users}"
+
+
+class UserEvent(models.Model):
+    """One user's total of one event in one experiment (converters, value variance).
+
+    `prev_*` hold the row's values before its last upsert: the upsert's
+    RETURNING reads them back (PostgreSQL before 18 cannot return old values),
+    which tells the writer whether the user is a new converter and by how much
+    the sum of squared user totals changed.
+    """
+
+    experiment = models.ForeignKey(
+        Experiment,
+        on_delete=models.CASCADE,
+        related_name="user_events",
+        help_text="The experiment.",
+    )
+    event = models.CharField(max_length=EVENT_MAX, help_text="Event name.")
+    user = models.CharField(max_length=USER_MAX, help_text="The user id.")
+    variant = models.CharField(max_length=VARIANT_MAX, help_text="The user's variant.")
+    events = models.BigIntegerField(default=0, help_text="The user's events of this name.")
+    value_sum = models.FloatField(default=0.0, help_text="Sum of the events' values.")
+    first_day = models.DateField(help_text="UTC day of the user's first such event.")
+    prev_events = models.BigIntegerField(default=0, help_text="`events` before the last upsert.")
+    prev_value_sum = models.FloatField(default=0.0, help_text="`value_sum` before it.")
+    prev_first_day = models.DateField(null=True, blank=True, help_text="`first_day` before it.")
+
+    class Meta:
+        ordering = ["event", "user"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "event", "user"], name="exp_userevent_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.event}: {self.events}"
+
+
+class EventDay(models.Model):
+    """Per (variant, event, UTC day): converters and squared user totals by the day of
+    each user's first such event; events and value sums by the day they were logged."""
+
+    experiment = models.ForeignKey(
+        Experiment,
+        on_delete=models.CASCADE,
+        related_name="event_days",
+        help_text="The experiment.",
+    )
+    event = models.CharField(max_length=EVENT_MAX, help_text="Event name.")
+    variant = models.CharField(max_length=VARIANT_MAX, help_text="The variant.")
+    day = models.DateField(help_text="UTC day.")
+    converters = models.BigIntegerField(default=0, help_text="Users whose first event was today.")
+    events = models.BigIntegerField(default=0, help_text="Events logged that day.")
+    value_sum = models.FloatField(default=0.0, help_text="Sum of their values.")
+    value_sq = models.FloatField(
+        default=0.0, help_text="Sum of squared user totals of the users first converting today."
+    )
+
+    class Meta:
+        ordering = ["day", "event", "variant"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "event", "variant", "day"], name="exp_eventday_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.event} {self.variant}: {self.converters}"

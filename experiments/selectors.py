@@ -1,12 +1,22 @@
-"""Reads: the experiment list and results, computed by aggregate queries in the database."""
+"""Reads: the experiment list, results, the time series and the verdict, from aggregates."""
 
-from typing import TypedDict
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any, TypedDict
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from echopilot.exceptions import Invalid
 from experiments import stats
-from experiments.models import Event, Experiment, Exposure
+from experiments.limits import DAYS_DEFAULT, DAYS_MAX
+from experiments.models import EventDay, Experiment, ExposureDay, Status
 from experiments.services import check_event_name, get_experiment
+from experiments.services.validation import metric_event_names
+
+# How many past days (today included) the exposure rate behind `eta_days` covers.
+ETA_WINDOW_DAYS = 7
 
 
 class VariantCounts(TypedDict):
@@ -16,6 +26,7 @@ class VariantCounts(TypedDict):
     users: int
     converters: int
     value_sum: float
+    value_sq: float  # sum over users of their total value squared
 
 
 class VariantResult(TypedDict):
@@ -33,6 +44,13 @@ class VariantResult(TypedDict):
     p_value: float | None
     prob_beat_control: float | None
     mean_value: float | None
+    # Added by the sequential-testing and metrics issue (fields only added):
+    significant: bool | None  # fixed horizon: p < 0.05
+    uplift_abs_seq_ci: list[float] | None  # always-valid interval
+    significant_seq: bool | None
+    mean_value_ci: list[float] | None
+    value_uplift: float | None
+    value_uplift_ci: list[float] | None  # Welch, normal quantile
 
 
 class Results(TypedDict):
@@ -43,11 +61,47 @@ class Results(TypedDict):
     status: str
     variants: list[VariantResult]
     srm: stats.Srm
+    analysis: str
+    planned_users: int
+    progress: float
+    eta_days: float | None
 
 
 def list_experiments() -> QuerySet[Experiment]:
-    """Return the experiments by key, each annotated with its `exposure_count`."""
-    return Experiment.objects.annotate(exposure_count=Count("exposures")).order_by("key")
+    """Return the experiments by key, each annotated with its `exposure_count`.
+
+    Summed from the per-day aggregates (one subquery), not counted from exposures.
+    """
+    total = (
+        ExposureDay.objects.filter(experiment=OuterRef("pk"))
+        .order_by()
+        .values("experiment")
+        .annotate(n=Sum("users"))
+        .values("n")
+    )
+    return Experiment.objects.annotate(
+        exposure_count=Coalesce(Subquery(total, output_field=IntegerField()), 0)
+    ).order_by("key")
+
+
+def exposure_totals(exp: Experiment) -> tuple[dict[str, int], int]:
+    """Return exposed users per variant (every variant present) and those of the last
+    ETA_WINDOW_DAYS UTC days, today included (one indexed read)."""
+    since = timezone.now().date() - timedelta(days=ETA_WINDOW_DAYS - 1)
+    rows = (
+        ExposureDay.objects.filter(experiment=exp)
+        .values("variant")
+        .annotate(n=Sum("users"), recent=Sum("users", filter=Q(day__gte=since)))
+        .order_by()
+    )
+    users = {r["variant"]: int(r["n"] or 0) for r in rows}
+    recent = sum(int(r["recent"] or 0) for r in rows)
+    return {v: users.get(v, 0) for v in exp.variants}, recent
+
+
+def exposures_per_variant(exp: Experiment) -> dict[str, int]:
+    """Return exposed users per variant, every variant present (one indexed read)."""
+    return exposure_totals(exp)[0]
 
 
 def format_arms(exp: Experiment) -> str:
@@ -56,38 +110,68 @@ def format_arms(exp: Experiment) -> str:
 
 
 def variant_counts(exp: Experiment, event: str) -> list[VariantCounts]:
-    """Return users, converters and value sum per variant, control first (2 queries)."""
-    users: dict[str, int] = dict(
-        Exposure.objects.filter(experiment=exp)
-        .values("variant")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("variant", "n")
-    )
-    converted = {
-        row["variant"]: row
-        for row in Event.objects.filter(experiment=exp, event=event)
-        .values("variant")
-        .annotate(converters=Count("user", distinct=True), total=Sum("value"))
+    """Return users, converters and value sums per variant, control first (2 queries)."""
+    return counts_for_events(exp, [event])[event]
+
+
+def counts_for_events(
+    exp: Experiment, events: list[str], users: Mapping[str, int] | None = None
+) -> dict[str, list[VariantCounts]]:
+    """Return `variant_counts` for several events with two aggregate reads in all
+    (one when `users` per variant is given)."""
+    users = exposures_per_variant(exp) if users is None else users
+    sums: dict[tuple[str, str], Any] = {
+        (row["event"], row["variant"]): row
+        for row in EventDay.objects.filter(experiment=exp, event__in=events)
+        .values("event", "variant")
+        .annotate(c=Sum("converters"), n=Sum("events"), total=Sum("value_sum"), sq=Sum("value_sq"))
         .order_by()
     }
-    rows: list[VariantCounts] = []
-    for variant in exp.variants:
-        c = converted.get(variant)
-        rows.append(
-            {
-                "variant": variant,
-                "users": users.get(variant, 0),
-                "converters": c["converters"] if c else 0,
-                "value_sum": (c["total"] if c else None) or 0.0,
-            }
-        )
-    return rows
+    out: dict[str, list[VariantCounts]] = {}
+    for event in events:
+        rows: list[VariantCounts] = []
+        for variant in exp.variants:
+            c = sums.get((event, variant)) or {}
+            rows.append(
+                {
+                    "variant": variant,
+                    "users": users[variant],
+                    "converters": int(c.get("c") or 0),
+                    "value_sum": float(c.get("total") or 0.0),
+                    "value_sq": float(c.get("sq") or 0.0),
+                }
+            )
+        out[event] = rows
+    return out
 
 
-def _variant_result(row: VariantCounts, control: VariantCounts | None) -> VariantResult:
+class Comparison(TypedDict):
+    """How one variant's comparison with the control is set up."""
+
+    n_star: float  # N*: planned users of the control and this variant
+    alpha: float  # the sequential interval's error rate (Bonferroni past two variants)
+
+
+def _comparisons(exp: Experiment) -> list[Comparison]:
+    weights = list(exp.weights)
+    alpha = stats.sequential_alpha(len(weights))
+    return [
+        {
+            "n_star": stats.planned_n(exp.planned_users, weights[0], w, sum(weights)),
+            "alpha": alpha,
+        }
+        for w in weights
+    ]
+
+
+def _variant_result(
+    row: VariantCounts, control: VariantCounts | None, how: Comparison
+) -> VariantResult:
     """Return one variant's results; compared with `control` unless it is the control."""
-    x, n = row["converters"], row["users"]
+    # Never more converters than users (events of users whose exposure is not
+    # counted, e.g. bulk-loaded rows): a rate above 1 has no interval.
+    n = row["users"]
+    x = min(row["converters"], n)
     result: VariantResult = {
         "variant": row["variant"],
         "users": n,
@@ -101,46 +185,304 @@ def _variant_result(row: VariantCounts, control: VariantCounts | None) -> Varian
         "p_value": None,
         "prob_beat_control": None,
         "mean_value": row["value_sum"] / n if n else None,
+        "significant": None,
+        "uplift_abs_seq_ci": None,
+        "significant_seq": None,
+        "mean_value_ci": stats.mean_ci(row["value_sum"], row["value_sq"], n),
+        "value_uplift": None,
+        "value_uplift_ci": None,
     }
     if control is None or not n or not control["users"]:
         return result
-    x0, n0 = control["converters"], control["users"]
+    n0 = control["users"]
+    x0 = min(control["converters"], n0)
     rate, rate0 = x / n, x0 / n0
     result["uplift_abs"] = rate - rate0
     result["uplift_abs_ci"] = stats.diff_ci(x, n, x0, n0)
     result["uplift_rel"] = (rate - rate0) / rate0 if x0 else None
     result["uplift_rel_ci"] = stats.relative_ci(x, n, x0, n0)
-    result["p_value"] = stats.ztest_pooled(x, n, x0, n0)
+    result["p_value"] = p = stats.ztest_pooled(x, n, x0, n0)
+    result["significant"] = p is not None and p < stats.ALPHA
     result["prob_beat_control"] = stats.prob_beat_control(x, n, x0, n0)
+    seq = stats.sequential_diff_ci(x, n, x0, n0, how["n_star"], how["alpha"])
+    result["uplift_abs_seq_ci"], result["significant_seq"] = seq, stats.excludes_zero(seq)
+    result["value_uplift"] = row["value_sum"] / n - control["value_sum"] / n0
+    result["value_uplift_ci"] = stats.welch_ci(
+        (row["value_sum"], row["value_sq"], n), (control["value_sum"], control["value_sq"], n0)
+    )
     return result
 
 
-def compute(exp: Experiment, event: str, counts: list[VariantCounts]) -> Results:
-    """Turn per-variant counts into the results document (pure arithmetic)."""
-    control = counts[0]
+def _body(exp: Experiment, counts: list[VariantCounts]) -> dict[str, Any]:
+    """Return one event's `variants` and `srm` (pure arithmetic)."""
+    control, how = counts[0], _comparisons(exp)
     return {
-        "experiment": exp.key,
-        "event": event,
-        "status": exp.status,
         "variants": [
-            _variant_result(row, None if i == 0 else control) for i, row in enumerate(counts)
+            _variant_result(row, None if i == 0 else control, how[i])
+            for i, row in enumerate(counts)
         ],
         "srm": stats.srm([r["users"] for r in counts], list(exp.weights)),
     }
 
 
+class Progress(TypedDict):
+    progress: float
+    eta_days: float | None
+
+
+def _progress(exp: Experiment, total: int, recent: int) -> Progress:
+    """Return exposed users / planned users, and the days left at the last week's rate."""
+    eta: float | None = None
+    if exp.status == Status.RUNNING:
+        left = exp.planned_users - total
+        if left <= 0:
+            eta = 0.0
+        elif recent > 0:
+            eta = left / (recent / ETA_WINDOW_DAYS)
+    return {"progress": total / exp.planned_users, "eta_days": eta}
+
+
+def compute(exp: Experiment, event: str, counts: list[VariantCounts], recent: int = 0) -> Results:
+    """Turn per-variant counts into the results document (pure arithmetic).
+
+    `recent`: users exposed in the last ETA_WINDOW_DAYS days (for `eta_days`).
+    """
+    body = _body(exp, counts)
+    total = sum(r["users"] for r in counts)
+    return {
+        "experiment": exp.key,
+        "event": event,
+        "status": exp.status,
+        "variants": body["variants"],
+        "srm": body["srm"],
+        "analysis": exp.analysis,
+        "planned_users": exp.planned_users,
+        **_progress(exp, total, recent),
+    }
+
+
 def results(*, experiment: str, event: str = "conversion") -> Results:
-    """Return the results of `experiment` for `event` (three queries, any data size)."""
+    """Return the results of `experiment` for `event` (three indexed reads, any data size)."""
     check_event_name(event)
     exp = get_experiment(experiment)
-    return compute(exp, event, variant_counts(exp, event))
+    users, recent = exposure_totals(exp)
+    return compute(exp, event, counts_for_events(exp, [event], users)[event], recent)
+
+
+def metric_events(exp: Experiment) -> list[str]:
+    """Return the primary, secondary and guardrail events of `exp`, in that order, once each."""
+    return metric_event_names(exp.metrics)
+
+
+def guardrail_failures(exp: Experiment, bodies: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Return the guardrails whose always-valid interval moved in the harmful direction.
+
+    `direction` is the good direction: "decrease" (refunds) fails when a
+    variant's interval lies wholly above 0, "increase" when wholly below.
+    """
+    failed = []
+    for guard in (exp.metrics or {}).get("guardrails", []):
+        for v in bodies[guard["event"]]["variants"][1:]:
+            ci = v["uplift_abs_seq_ci"]
+            if ci and (ci[0] > 0 if guard["direction"] == "decrease" else ci[1] < 0):
+                failed.append(guard["event"])
+                break
+    return failed
+
+
+def results_all(*, experiment: str) -> dict[str, Any]:
+    """Return every declared metric's `variants` and `srm`, and the failed guardrails."""
+    exp = get_experiment(experiment)
+    names = metric_events(exp)
+    users, recent = exposure_totals(exp)
+    counts = counts_for_events(exp, names, users)
+    bodies = {name: _body(exp, counts[name]) for name in names}
+    total = sum(users.values())
+    return {
+        "experiment": exp.key,
+        "status": exp.status,
+        "analysis": exp.analysis,
+        "planned_users": exp.planned_users,
+        **_progress(exp, total, recent),
+        "primary": names[0],
+        "metrics": bodies,
+        "guardrail_failed": guardrail_failures(exp, bodies),
+    }
 
 
 def event_names(exp: Experiment) -> list[str]:
-    """Return the event names logged for `exp`."""
+    """Return the event names logged for `exp` (from the per-day aggregates)."""
     return list(
-        Event.objects.filter(experiment=exp)
+        EventDay.objects.filter(experiment=exp)
         .order_by("event")
         .values_list("event", flat=True)
         .distinct()
     )
+
+
+# --- the time series -----------------------------------------------------------------
+
+
+def check_days(days: object) -> int:
+    """Refuse a window that is not a whole number of days in 1..DAYS_MAX (400 naming it)."""
+    if isinstance(days, str) and days.strip().isdigit() and days.strip() == days:
+        days = int(days)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= DAYS_MAX:
+        raise Invalid(f"days: must be a whole number from 1 to {DAYS_MAX}.")
+    return days
+
+
+def _point(exp: Experiment, users: Mapping[str, int], conv: Mapping[str, int]) -> list[dict]:
+    """Return one day's cumulative figures per variant (control first)."""
+    how = _comparisons(exp)
+    n0 = users[exp.variants[0]]
+    x0 = min(conv[exp.variants[0]], n0)
+    out = []
+    for i, variant in enumerate(exp.variants):
+        n = users[variant]
+        x = min(conv[variant], n)  # as in `_variant_result`
+        compare = i > 0 and n > 0 and n0 > 0
+        out.append(
+            {
+                "variant": variant,
+                "users": n,
+                "converters": x,
+                "rate": x / n if n else None,
+                "uplift_abs": x / n - x0 / n0 if compare else None,
+                "uplift_abs_ci": stats.diff_ci(x, n, x0, n0) if compare else None,
+                "uplift_abs_seq_ci": (
+                    stats.sequential_diff_ci(x, n, x0, n0, how[i]["n_star"], how[i]["alpha"])
+                    if compare
+                    else None
+                ),
+            }
+        )
+    return out
+
+
+def timeseries(
+    *, experiment: str, event: str = "conversion", days: object = DAYS_DEFAULT
+) -> dict[str, Any]:
+    """Return cumulative results at the end of each of the last `days` UTC days.
+
+    Days before the first exposure are left out; two indexed reads of the
+    per-day aggregates, whatever the number of events.
+    """
+    check_event_name(event)
+    window = check_days(days)
+    exp = get_experiment(experiment)
+    exposed = ExposureDay.objects.filter(experiment=exp).values_list("day", "variant", "users")
+    converted = EventDay.objects.filter(experiment=exp, event=event).values_list(
+        "day", "variant", "converters"
+    )
+    changes: dict[date, list[tuple[str, str, int]]] = {}
+    for kind, rows in (("users", exposed), ("conv", converted)):
+        for day, variant, n in rows:
+            changes.setdefault(day, []).append((kind, variant, int(n)))
+    today = timezone.now().date()
+    start = today - timedelta(days=window - 1)
+    totals = {kind: dict.fromkeys(exp.variants, 0) for kind in ("users", "conv")}
+    points = []
+    for day in sorted(changes):  # everything before the window: the starting totals
+        if day < start:
+            for kind, variant, n in changes[day]:
+                totals[kind][variant] = totals[kind].get(variant, 0) + n
+    first = min(changes, default=today + timedelta(days=1))
+    day = max(start, first)
+    while day <= today:
+        for kind, variant, n in changes.get(day, []):
+            totals[kind][variant] = totals[kind].get(variant, 0) + n
+        points.append(
+            {"date": day.isoformat(), "variants": _point(exp, totals["users"], totals["conv"])}
+        )
+        day += timedelta(days=1)
+    return {"experiment": exp.key, "event": event, "analysis": exp.analysis, "days": points}
+
+
+# --- the verdict ---------------------------------------------------------------------
+
+
+class Verdict(TypedDict):
+    """One line that says what the results mean, and how loudly to show it."""
+
+    text: str
+    level: str  # success | info | warning | error
+    variant: str | None  # the variant the line is about
+    sequential: bool
+
+
+def _p_text(p: float | None) -> str:
+    return "p < 0.001" if p is not None and p < 0.001 else f"p = {p:.2g}" if p is not None else ""
+
+
+def _chance(p: float) -> str:
+    """Return a probability as a percentage that never rounds to a certainty."""
+    if p > 0.999:
+        return "> 99.9%"
+    return "< 0.1%" if p < 0.001 else f"{p * 100:.1f}%"
+
+
+def _pp(x: float) -> str:
+    return f"{x * 100:+.1f}"
+
+
+def verdict(results: Mapping[str, Any]) -> Verdict:
+    """Return the verdict of a results document (`results()` or `results_all()`).
+
+    Sample ratio mismatch overrides everything; otherwise the leading
+    significant variant (the interval of `analysis`: always-valid for
+    "sequential", fixed-horizon otherwise), or "No significant difference
+    yet"; a failed guardrail is appended and makes the line an error.
+    """
+    body = results["metrics"][results["primary"]] if "metrics" in results else results
+    sequential = results.get("analysis", "sequential") == "sequential"
+    failed = list(results.get("guardrail_failed") or [])
+    line = _verdict_line(body, sequential)
+    if failed and line["level"] != "error":
+        line["text"] += f". Guardrail failed: {', '.join(failed)} moved the wrong way"
+        line["level"] = "error"
+    return line
+
+
+def _verdict_line(body: Mapping[str, Any], sequential: bool) -> Verdict:
+    srm, variants = body["srm"], body["variants"]
+    if srm["srm"]:
+        text = f"Sample ratio mismatch ({_p_text(srm['p_value'])}): do not trust these results"
+        return {"text": text, "level": "error", "variant": None, "sequential": sequential}
+    compared = [v for v in variants[1:] if v["uplift_abs"] is not None]
+    if not compared:
+        text = "No data yet: the control and a variant need exposed users"
+        return {"text": text, "level": "info", "variant": None, "sequential": sequential}
+    sig_key, ci_key = (
+        ("significant_seq", "uplift_abs_seq_ci")
+        if sequential
+        else (
+            "significant",
+            "uplift_abs_ci",
+        )
+    )
+    winners = [v for v in compared if v[sig_key]]
+    if not winners:
+        ps = [v["p_value"] for v in compared if v["p_value"] is not None]
+        text = "No significant difference yet" + (f" ({_p_text(min(ps))})" if ps else "")
+        return {"text": text, "level": "info", "variant": None, "sequential": sequential}
+    ahead = [v for v in winners if v["uplift_abs"] > 0]
+    best = (
+        max(ahead, key=lambda v: v["uplift_abs"])
+        if ahead
+        else min(winners, key=lambda v: v["uplift_abs"])
+    )
+    lo, hi = best[ci_key]
+    label = "always-valid 95% CI" if sequential else "95% CI"
+    parts = [
+        f"{best['variant']} is {'ahead of' if ahead else 'behind'} {variants[0]['variant']} "
+        f"by {_pp(best['uplift_abs'])} pp ({label} {_pp(lo)} to {_pp(hi)} pp)",
+        _p_text(best["p_value"]),
+        f"{_chance(best['prob_beat_control'])} chance to beat control",
+    ]
+    return {
+        "text": ", ".join(p for p in parts if p),
+        "level": "success" if ahead else "warning",
+        "variant": best["variant"],
+        "sequential": sequential,
+    }

@@ -185,3 +185,103 @@ def prob_beat_control(x1: int, n1: int, x0: int, n0: int) -> float | None:
     else:
         p = 1.0 - _beat(b0, a0, b1, a1)
     return min(1.0, max(0.0, p))
+
+
+# --- sequential testing (always-valid intervals) -----------------------------------
+
+ALPHA = 0.05
+
+
+def sequential_alpha(variants: int, alpha: float = ALPHA) -> float:
+    """Return the error rate of each comparison: Bonferroni over the non-control variants."""
+    return alpha / (variants - 1) if variants > 2 else alpha
+
+
+def planned_n(planned_users: int, w_control: int, w_variant: int, weight_sum: int) -> float:
+    """Return N*: the planned users of the control and one variant together."""
+    return planned_users * (w_control + w_variant) / weight_sum
+
+
+def sequential_half(se: float, n: int, n_star: float, alpha: float = ALPHA) -> float:
+    """Return the half-width of the asymptotic confidence sequence (Waudby-Smith et al. 2023).
+
+    As GrowthBook computes it: `rho2` tunes the sequence to be tightest at
+    N* users; `se * sqrt(n)` is the per-user standard deviation.
+    """
+    rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / n_star
+    width = 2 * (n * rho2 + 1) / (n * n * rho2) * math.log(math.sqrt(n * rho2 + 1) / alpha)
+    return se * math.sqrt(n) * math.sqrt(width)
+
+
+def sequential_diff_ci(
+    x1: int, n1: int, x0: int, n0: int, n_star: float, alpha: float = ALPHA
+) -> list[float] | None:
+    """Return the always-valid interval of `x1/n1 - x0/n0` (unpooled Wald `se`)."""
+    if n1 <= 0 or n0 <= 0:
+        return None
+    p1, p0 = x1 / n1, x0 / n0
+    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    half = sequential_half(se, n1 + n0, n_star, alpha)
+    return [p1 - p0 - half, p1 - p0 + half]
+
+
+def excludes_zero(ci: list[float] | None) -> bool | None:
+    """Return whether an interval excludes 0 (None without an interval)."""
+    if ci is None:
+        return None
+    return ci[0] > 0 or ci[1] < 0
+
+
+# --- value metrics ---------------------------------------------------------------
+
+
+def user_variance(total: float, squares: float, users: int) -> float | None:
+    """Return the sample variance of per-user totals (users without the event count 0)."""
+    if users < 2:
+        return None
+    return max(0.0, (squares - total * total / users) / (users - 1))
+
+
+def mean_ci(total: float, squares: float, users: int, z: float = Z) -> list[float] | None:
+    """Return the normal 95% interval of the mean value per user."""
+    var = user_variance(total, squares, users)
+    if var is None:
+        return None
+    mean, half = total / users, z * math.sqrt(var / users)
+    return [mean - half, mean + half]
+
+
+def welch_ci(
+    a: tuple[float, float, int], b: tuple[float, float, int], z: float = Z
+) -> list[float] | None:
+    """Return the Welch (unequal-variance) interval of mean(a) - mean(b), normal quantile.
+
+    Each side is (total, sum of squared user totals, users).
+    """
+    var_a, var_b = user_variance(*a), user_variance(*b)
+    if var_a is None or var_b is None:
+        return None
+    diff = a[0] / a[2] - b[0] / b[2]
+    half = z * math.sqrt(var_a / a[2] + var_b / b[2])
+    return [diff - half, diff + half]
+
+
+# --- power -------------------------------------------------------------------------
+
+
+def users_per_variant(
+    baseline: float, mde: float, alpha: float = ALPHA, power: float = 0.8, variants: int = 2
+) -> int:
+    """Return the users each variant needs to detect an absolute `mde` (two-sided test).
+
+    N = ceil((z(1-a/2) sqrt(2 pbar(1-pbar)) + z(power) sqrt(p1(1-p1) + p2(1-p2)))^2
+    / (p2-p1)^2), with a = alpha / (variants - 1) (Bonferroni).
+    """
+    p1, p2 = baseline, baseline + mde
+    pbar = (p1 + p2) / 2
+    a = alpha / (variants - 1)
+    normal = NormalDist()
+    root = normal.inv_cdf(1 - a / 2) * math.sqrt(2 * pbar * (1 - pbar)) + normal.inv_cdf(
+        power
+    ) * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    return math.ceil(root * root / ((p2 - p1) ** 2))

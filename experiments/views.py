@@ -1,6 +1,8 @@
 """Experiments API: assign, log events, results (thin: parse, call a service, render)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+import math
+
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -9,12 +11,26 @@ from echopilot.exceptions import Invalid
 from echopilot.schema import NO_NUL, SOME_TEXT
 from echopilot.serializers import ErrorSerializer
 from experiments import selectors, services
-from experiments.limits import BATCH_MAX, EVENT_RE, KEY_MAX, USER_MAX, VALUE_MAX, VARIANT_MAX
+from experiments.limits import (
+    BATCH_MAX,
+    DAYS_DEFAULT,
+    DAYS_MAX,
+    EVENT_MAX,
+    EVENT_RE,
+    KEY_MAX,
+    MAX_VARIANTS,
+    USER_MAX,
+    VALUE_MAX,
+    VARIANT_MAX,
+)
 from experiments.serializers import (
     AssignSerializer,
     EventInSerializer,
     LogSerializer,
+    PlanSerializer,
+    ResultsAllSerializer,
     ResultsSerializer,
+    TimeseriesSerializer,
 )
 
 # check_user: not blank (after strip), no NUL, at most USER_MAX.
@@ -125,14 +141,68 @@ class LogView(APIView):
         """Return (the validated event, None), or (None, why it is not one)."""
         if not isinstance(item, dict):
             return None, "An event must be a JSON object."
+        clean = _clean_event(item)
+        if clean is not None:
+            return clean, None
+        # Not obviously valid: the serializer names the problem in its own words.
         serializer = EventInSerializer(data=item)
         if serializer.is_valid():
             return serializer.validated_data, None
         return None, "; ".join(flatten(serializer.errors))
 
 
+_TEXT_LIMITS = {"event": EVENT_MAX, "user": USER_MAX, "exp": KEY_MAX, "variant": VARIANT_MAX}
+
+
+def _plain_text(value: object, limit: int) -> bool:
+    """Return whether `value` is text EventInSerializer accepts unchanged."""
+    if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")  # an unpaired surrogate cannot be encoded
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clean_event(item: dict):
+    """Return the event EventInSerializer would return, when it plainly is one, else None.
+
+    The fast path of a batch of 1,000: building a DRF serializer per event costs
+    more than storing the event (see the bench); anything unusual falls back to it.
+    """
+    if not item.keys() <= _TEXT_LIMITS.keys() | {"value"} or not item.keys() >= {
+        "event",
+        "user",
+        "exp",
+    }:
+        return None
+    for name, limit in _TEXT_LIMITS.items():
+        value = item.get(name)
+        if (value is not None or name != "variant") and not _plain_text(value, limit):
+            return None
+    value = item.get("value")
+    if value is None:
+        return item
+    if type(value) is float and math.isfinite(value):
+        return item
+    if type(value) is int and abs(value) < 2**53:
+        return {**item, "value": float(value)}
+    return None
+
+
+RESULTS_ANY = PolymorphicProxySerializer(
+    component_name="ResultsAny",
+    serializers=[ResultsSerializer, ResultsAllSerializer],
+    resource_type_field_name=None,
+)
+EVENT_PARAM = OpenApiParameter(
+    "event", {"type": "string", "pattern": EVENT_RE.pattern}, default="conversion"
+)
+
+
 class ResultsView(APIView):
-    """Return an experiment's results for one event, with statistics and the SRM check."""
+    """Return an experiment's results for one event, or every declared metric (`metrics=all`)."""
 
     required_scope = "read"
 
@@ -140,12 +210,108 @@ class ResultsView(APIView):
         tags=["experiments"],
         parameters=[
             OpenApiParameter("exp", str, required=True),
-            OpenApiParameter("event", EVENT_NAME, default="conversion"),
+            EVENT_PARAM,
+            OpenApiParameter(
+                "metrics",
+                str,
+                enum=["all"],
+                description="`all`: primary, secondary and guardrail metrics (no `event`).",
+            ),
         ],
-        responses={200: ResultsSerializer, **ERRORS},
+        responses={200: RESULTS_ANY, **ERRORS},
     )
     def get(self, request):
-        data = _query(request, ("exp",), {"event": "conversion"})
+        data = _query(request, ("exp",), {"event": None, "metrics": None})
+        if data["metrics"] is not None:
+            if data["metrics"] != "all":
+                raise Invalid("metrics: the only value is 'all'.")
+            if data["event"] is not None:
+                raise Invalid("event: not with metrics=all (every declared metric is returned).")
+            return Response({"ok": True, **selectors.results_all(experiment=data["exp"])})
+        event = "conversion" if data["event"] is None else data["event"]
+        return Response({"ok": True, **selectors.results(experiment=data["exp"], event=event)})
+
+
+# OpenAPI 3.0: exclusive bounds are booleans beside minimum/maximum.
+UNIT = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": 1,
+    "exclusiveMinimum": True,
+    "exclusiveMaximum": True,
+}
+
+
+def _unit(name: str, default: float | None = None) -> OpenApiParameter:
+    schema = UNIT
+    return OpenApiParameter(
+        name, {**schema, **({"default": default} if default is not None else {})}
+    )
+
+
+class PlanView(APIView):
+    """Return the users per variant (and in all) an experiment needs for a given effect."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        tags=["experiments"],
+        parameters=[
+            OpenApiParameter(
+                "baseline",
+                UNIT,
+                required=True,
+                description="The control's conversion rate.",
+            ),
+            OpenApiParameter(
+                "mde",
+                {**UNIT, "minimum": -1, "not": {"enum": [0]}},
+                description="Absolute minimum detectable effect (give this or mde_rel).",
+            ),
+            OpenApiParameter(
+                "mde_rel",
+                {"type": "number", "not": {"enum": [0]}},
+                description="Relative effect: mde = baseline × mde_rel.",
+            ),
+            _unit("alpha", 0.05),
+            _unit("power", 0.8),
+            OpenApiParameter(
+                "variants",
+                {"type": "integer", "minimum": 2, "maximum": MAX_VARIANTS, "default": 2},
+            ),
+        ],
+        responses={200: PlanSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+    )
+    def get(self, request):
+        optional = {"mde": None, "mde_rel": None, "alpha": "0.05", "power": "0.8", "variants": "2"}
+        data = _query(request, ("baseline",), optional)
+        return Response({"ok": True, **services.plan(**data)})
+
+
+class TimeseriesView(APIView):
+    """Return cumulative results per variant at the end of each UTC day."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        tags=["experiments"],
+        parameters=[
+            OpenApiParameter("exp", str, required=True),
+            EVENT_PARAM,
+            OpenApiParameter(
+                "days",
+                {"type": "integer", "minimum": 1, "maximum": DAYS_MAX, "default": DAYS_DEFAULT},
+            ),
+        ],
+        responses={200: TimeseriesSerializer, **ERRORS},
+    )
+    def get(self, request):
+        data = _query(request, ("exp",), {"event": "conversion", "days": str(DAYS_DEFAULT)})
         return Response(
-            {"ok": True, **selectors.results(experiment=data["exp"], event=data["event"])}
+            {
+                "ok": True,
+                **selectors.timeseries(
+                    experiment=data["exp"], event=data["event"], days=data["days"]
+                ),
+            }
         )

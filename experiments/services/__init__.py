@@ -17,6 +17,8 @@ from experiments.services.definitions import (
     load_config,
     read_config,
 )
+from experiments.services.planning import Plan, plan
+from experiments.services.recount import Recount, recount
 from experiments.services.traffic import (
     Assignment,
     Logged,
@@ -61,4 +63,8 @@ __all__ = [
     "log_events",
     "parse_definition",
     "read_config",
+    "Plan",
+    "Recount",
+    "plan",
+    "recount",
 ]

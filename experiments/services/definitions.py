@@ -12,6 +12,7 @@ from echopilot.config import read_json_config
 from echopilot.exceptions import Conflict, Invalid
 from experiments.models import Experiment, Exposure, Status
 from experiments.services.validation import (
+    ASSIGNMENT_FIELDS,
     STREAM,
     ConfigError,
     Definition,
@@ -49,14 +50,17 @@ def experiment_create(
     weights: list[int] | None = None,
     salt: str | None = None,
     description: str = "",
+    analysis: str | None = None,
+    planned_users: int | None = None,
+    metrics: dict | None = None,
     actor: str,
 ) -> Experiment:
     """Create an experiment; refuse a taken key (409) or a salt in use (409)."""
+    raw: dict[str, Any] = {"variants": variants, "weights": weights, "salt": salt}
+    raw["description"] = description
+    raw.update(analysis=analysis, planned_users=planned_users, metrics=metrics)
     try:
-        definition = parse_definition(
-            key,
-            {"variants": variants, "weights": weights, "salt": salt, "description": description},
-        )
+        definition = parse_definition(key, raw)
     except ConfigError as exc:
         raise invalid_definition(exc) from None
     return _create(definition, actor)
@@ -72,6 +76,9 @@ def _create(definition: Definition, actor: str) -> Experiment:
         weights=definition.weights,
         salt=definition.salt,
         description=definition.description,
+        analysis=definition.analysis,
+        planned_users=definition.planned_users,
+        metrics=definition.metrics,
         updated_by=actor,
     )
     try:
@@ -99,12 +106,16 @@ def experiment_update(
     weights: list[int] | None = None,
     salt: str | None = None,
     description: str | None = None,
+    analysis: str | None = None,
+    planned_users: int | None = None,
+    metrics: dict | None = None,
     actor: str,
 ) -> Experiment:
     """Change an experiment's definition; 409 `experiment_locked` once users are exposed.
 
     Changing variants, weights or salt after exposures would move users
-    between variants mid-test; the description can always change.
+    between variants mid-test; the description, analysis, planned users and
+    metrics can always change (they change how results are read, not who sees what).
     """
     # One transaction with the row locked: the lock check below must still hold
     # when the row is saved, and unnamed fields are merged from the current row.
@@ -120,6 +131,9 @@ def experiment_update(
             "weights": exp.weights if weights is None else weights,
             "salt": exp.salt if salt is None else salt,
             "description": exp.description if description is None else description,
+            "analysis": exp.analysis if analysis is None else analysis,
+            "planned_users": exp.planned_users if planned_users is None else planned_users,
+            "metrics": exp.metrics if metrics is None else metrics,
         }
         try:
             definition = parse_definition(key, raw)
@@ -133,7 +147,7 @@ def _update(exp: Experiment, definition: Definition, actor: str) -> Experiment:
     changed = definition.differences(exp)
     if not changed:
         return exp
-    assignment_fields = {"variants", "weights", "salt"} & set(changed)
+    assignment_fields = set(ASSIGNMENT_FIELDS) & set(changed)
     if assignment_fields and is_locked(exp):
         raise Conflict(
             f"Experiment {exp.key!r} has exposures: its {', '.join(sorted(assignment_fields))} "

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from django.db import connection, models
 
 from experiments.limits import KEY_RE
-from experiments.models import Experiment, Exposure
+from experiments.models import Event, Experiment, Exposure
 
 # Rows per statement when a batch is written or looked up: well under SQLite's
 # 32,766 bound parameters (an exposure insert binds 4 per row).
@@ -29,6 +29,32 @@ def _column(model: type[models.Model], name: str) -> str:
     if column is None:
         raise TypeError(f"{model.__name__}.{name} has no column")
     return column
+
+
+column = _column
+
+
+def chunks(rows: list[Any]) -> list[list[Any]]:
+    """Split rows for multi-row statements: SQLite binds each value, PostgreSQL arrays."""
+    size = (len(rows) or 1) if connection.vendor == "postgresql" else CHUNK
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+def rows_source(
+    model: type[models.Model], names: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> tuple[str, list[Any]]:
+    """Return what a multi-row INSERT inserts: the SQL after the column list, and its parameters.
+
+    PostgreSQL: one array per column, `SELECT * FROM unnest(...)`: a statement
+    with thousands of placeholders costs more to prepare on the client than
+    to run. SQLite: `VALUES (...), (...)`.
+    """
+    if connection.vendor == "postgresql":
+        types = [model._meta.get_field(n).db_type(connection) for n in names]
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        return f"SELECT * FROM unnest({arrays})", [list(col) for col in zip(*rows, strict=True)]
+    placeholder = "(" + ", ".join(["%s"] * len(names)) + ")"
+    return f"VALUES {', '.join([placeholder] * len(rows))}", [p for row in rows for p in row]
 
 
 def _json(value: Any) -> Any:
@@ -56,23 +82,59 @@ def insert_exposures(rows: list[tuple[int, str, str]], now: datetime) -> set[tup
     """
     if not rows:
         return set()
+    # In key order: two batches inserting overlapping new users wait for each
+    # other in one order, never in a cycle (PostgreSQL's unique-index locks).
+    rows = sorted(rows)
     qn = connection.ops.quote_name
-    cols = [_column(Exposure, n) for n in ("experiment", "user", "variant", "created_at")]
+    names = ("experiment", "user", "variant", "created_at")
+    cols = [_column(Exposure, n) for n in names]
     stamp = connection.ops.adapt_datetimefield_value(now)
     inserted: set[tuple[int, str]] = set()
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-            params = [p for exp_id, user, variant in chunk for p in (exp_id, user, variant, stamp)]
+        for chunk in chunks(rows):
+            source, params = rows_source(Exposure, names, [(*r, stamp) for r in chunk])
             cursor.execute(
                 f"INSERT INTO {qn(Exposure._meta.db_table)} ({', '.join(qn(c) for c in cols)}) "
-                f"VALUES {values} ON CONFLICT ({qn(cols[0])}, {qn(cols[1])}) DO NOTHING "
+                f"{source} ON CONFLICT ({qn(cols[0])}, {qn(cols[1])}) DO NOTHING "
                 f"RETURNING {qn(cols[0])}, {qn(cols[1])}",
                 params,
             )
             inserted.update((int(e), u) for e, u in cursor.fetchall())
     return inserted
+
+
+def exposed_variants(exp_id: int, users: list[str]) -> list[tuple[str, str]]:
+    """Return (user, variant) of those of `users` exposed to the experiment."""
+    qn = connection.ops.quote_name
+    user, variant = qn(_column(Exposure, "user")), qn(_column(Exposure, "variant"))
+    params: list[Any]
+    if connection.vendor == "postgresql":
+        match, params = f"{user} = ANY(%s)", [users]  # one array, not a placeholder each
+    else:
+        match, params = f"{user} IN ({', '.join(['%s'] * len(users))})", list(users)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {user}, {variant} FROM {qn(Exposure._meta.db_table)} "
+            f"WHERE {qn(_column(Exposure, 'experiment'))} = %s AND {match}",
+            [exp_id, *params],
+        )
+        return list(cursor.fetchall())
+
+
+def insert_events(rows: list[tuple[int, str, str, str, float | None]], now: datetime) -> None:
+    """Insert (experiment_id, user, variant, event, value) rows logged at `now`.
+
+    Raw multi-row INSERTs without RETURNING: nothing needs the new ids, and
+    building a model instance per event costs more than storing it.
+    """
+    qn = connection.ops.quote_name
+    names = ("experiment", "user", "variant", "event", "value", "created_at")
+    cols = ", ".join(qn(_column(Event, n)) for n in names)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        for chunk in chunks(rows):
+            source, params = rows_source(Event, names, [(*r, stamp) for r in chunk])
+            cursor.execute(f"INSERT INTO {qn(Event._meta.db_table)} ({cols}) {source}", params)
 
 
 class AssignRow(NamedTuple):
@@ -138,6 +200,7 @@ class ExpRow(NamedTuple):
     variants: list[str]
     weights: list[int]
     salt: str
+    metrics: Any = None  # the declared metrics (what the events counter names)
 
 
 def load_experiments(keys: set[str], *, lock: bool = False) -> dict[str, ExpRow]:
@@ -146,7 +209,7 @@ def load_experiments(keys: set[str], *, lock: bool = False) -> dict[str, ExpRow]
     if not valid:
         return {}
     qn = connection.ops.quote_name
-    names = ("id", "key", "status", "winner", "variants", "weights", "salt")
+    names = ("id", "key", "status", "winner", "variants", "weights", "salt", "metrics")
     cols = ", ".join(qn(_column(Experiment, n)) for n in names)
     sql = (
         f"SELECT {cols} FROM {qn(Experiment._meta.db_table)} "
@@ -156,4 +219,7 @@ def load_experiments(keys: set[str], *, lock: bool = False) -> dict[str, ExpRow]
     with connection.cursor() as cursor:
         cursor.execute(sql, valid)
         rows = cursor.fetchall()
-    return {r[1]: ExpRow(r[0], r[1], r[2], r[3], _json(r[4]), _json(r[5]), r[6]) for r in rows}
+    return {
+        r[1]: ExpRow(r[0], r[1], r[2], r[3], _json(r[4]), _json(r[5]), r[6], _json(r[7]))
+        for r in rows
+    }

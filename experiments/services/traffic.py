@@ -13,12 +13,15 @@ from echopilot.exceptions import Conflict, Invalid, ServiceError
 from echopilot.parsers import text_problem
 from experiments.assignment import assign_variant
 from experiments.limits import BATCH_MAX
-from experiments.models import Event, Exposure, Status
+from experiments.models import Status
+from experiments.services.aggregates import NewEvent, add_events, add_exposures
 from experiments.services.sql import (
-    CHUNK,
     AssignRow,
     ExpRow,
     assign_row,
+    chunks,
+    exposed_variants,
+    insert_events,
     insert_exposures,
     load_experiments,
 )
@@ -27,6 +30,7 @@ from experiments.services.validation import (
     check_event_name,
     check_user,
     check_value,
+    metric_event_names,
     unknown_experiment,
 )
 
@@ -102,6 +106,7 @@ def assign(*, experiment: str, user: str, actor: str, record: bool = True) -> As
             if expose and insert_exposures([(row.id, user, variant)], now):
                 line = _exposure_line(row.key, user, variant, actor, mirror.now_iso(now))
                 mirror.append(STREAM, line)
+                add_exposures([(row.id, variant)], now)
                 metrics.exposures_stored([(row.key, variant)])
     return {"user": user, "experiment": row.key, "variant": variant, "description": row.description}
 
@@ -124,12 +129,8 @@ def _load_exposures(
                 by_exp.setdefault(exp.id, set()).add(user)
     exposed: dict[tuple[int, str], str] = {}
     for exp_id, users in by_exp.items():
-        ordered = sorted(users)
-        for start in range(0, len(ordered), CHUNK):
-            found = Exposure.objects.filter(
-                experiment_id=exp_id, user__in=ordered[start : start + CHUNK]
-            ).values_list("user", "variant")
-            exposed.update(((exp_id, u), v) for u, v in found)
+        for chunk in chunks(sorted(users)):
+            exposed.update(((exp_id, u), v) for u, v in exposed_variants(exp_id, chunk))
     return exposed
 
 
@@ -233,20 +234,7 @@ def _store(pending: list[_Pending], actor: str, now: datetime) -> int:
         if p.needs_exposure:
             wanted.setdefault((p.exp.id, p.user), p)
     inserted = insert_exposures([(e, u, p.variant) for (e, u), p in wanted.items()], now)
-    Event.objects.bulk_create(
-        [
-            Event(
-                experiment_id=p.exp.id,
-                user=p.user,
-                variant=p.variant,
-                event=p.event,
-                value=p.value,
-                created_at=now,
-            )
-            for p in pending
-        ],
-        batch_size=CHUNK,
-    )
+    insert_events([(p.exp.id, p.user, p.variant, p.event, p.value) for p in pending], now)
     ts = mirror.now_iso(now)
     lines = [
         _exposure_line(p.exp.key, user, p.variant, actor, ts)
@@ -255,8 +243,12 @@ def _store(pending: list[_Pending], actor: str, now: datetime) -> int:
     ]
     lines += [_event_line(p, actor, ts) for p in pending]
     mirror.append_many(STREAM, lines)
+    # The aggregates last: their per-day rows are the ones every writer shares,
+    # so they are held locked for the shortest time before the commit.
+    add_exposures([(e, wanted[(e, u)].variant) for e, u in sorted(inserted)], now)
+    add_events([NewEvent(p.exp.id, p.user, p.variant, p.event, p.value) for p in pending], now)
     metrics.exposures_stored((p.exp.key, p.variant) for k, p in wanted.items() if k in inserted)
-    metrics.events_stored((p.exp.key, p.event) for p in pending)
+    metrics.events_stored(*_event_labels(pending))
     return len(inserted)
 
 
@@ -328,3 +320,17 @@ def log_event(
     """Store one event (see `log_events`)."""
     item = {"event": event, "user": user, "exp": experiment, "variant": variant, "value": value}
     return log_events(events=[item], actor=actor, indexed=False)
+
+
+def _event_labels(pending: Sequence[_Pending]) -> tuple[list[tuple[str, str]], set[str]]:
+    """Return (experiment, event) pairs for the events counter and the names it may show.
+
+    An event an experiment does not declare in its metrics (primary, secondary,
+    guardrails; `conversion` by default) is counted as `other`: names are free text.
+    """
+    declared: dict[int, set[str]] = {}
+    pairs = []
+    for p in pending:
+        names = declared.setdefault(p.exp.id, set(metric_event_names(p.exp.metrics)))
+        pairs.append((p.exp.key, p.event if p.event in names else "other"))
+    return pairs, set().union(*declared.values())

@@ -1,7 +1,7 @@
 """Validation shared by every interface: definitions, users, event names."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from echopilot.config import ConfigError
 from echopilot.exceptions import Conflict, Invalid, NotFound
@@ -11,15 +11,32 @@ from experiments.limits import (
     KEY_RE,
     MAX_VARIANTS,
     MAX_WEIGHT,
+    METRICS_MAX,
+    PLANNED_USERS_DEFAULT,
+    PLANNED_USERS_MAX,
     SALT_MAX,
     USER_MAX,
     VALUE_MAX,
     VARIANT_MAX,
 )
-from experiments.models import Experiment
+from experiments.models import Analysis, Experiment
 
 STREAM = "experiments"
-CONFIG_FIELDS = {"variants", "weights", "salt", "description"}
+CONFIG_FIELDS = {
+    "variants",
+    "weights",
+    "salt",
+    "description",
+    "analysis",
+    "planned_users",
+    "metrics",
+}
+# Fields that decide who gets which variant: frozen once users are exposed.
+ASSIGNMENT_FIELDS = ("variants", "weights", "salt")
+# Fields compared with a stored experiment, in this order.
+DEFINITION_FIELDS = (*ASSIGNMENT_FIELDS, "description", "analysis", "planned_users", "metrics")
+METRIC_KEYS = {"primary", "secondary", "guardrails"}
+DIRECTIONS = ("increase", "decrease")
 
 
 @dataclass
@@ -31,14 +48,13 @@ class Definition:
     weights: list[int]
     salt: str
     description: str = ""
+    analysis: str = Analysis.SEQUENTIAL
+    planned_users: int = PLANNED_USERS_DEFAULT
+    metrics: dict = field(default_factory=dict)
 
     def differences(self, exp: Experiment) -> list[str]:
         """Return the names of the fields where `exp` differs from this definition."""
-        return [
-            name
-            for name in ("variants", "weights", "salt", "description")
-            if getattr(exp, name) != getattr(self, name)
-        ]
+        return [name for name in DEFINITION_FIELDS if getattr(exp, name) != getattr(self, name)]
 
 
 # --- definitions ------------------------------------------------------------------
@@ -98,6 +114,77 @@ def check_salt(salt: object, key: str) -> str:
     return salt
 
 
+def check_analysis(analysis: object) -> str:
+    if analysis is None:
+        return Analysis.SEQUENTIAL
+    if analysis not in Analysis.values:
+        raise ConfigError(f"'analysis' must be one of {', '.join(Analysis.values)}")
+    return str(analysis)
+
+
+def check_planned_users(planned: object) -> int:
+    if planned is None:
+        return PLANNED_USERS_DEFAULT
+    if isinstance(planned, bool) or not isinstance(planned, int):
+        raise ConfigError("'planned_users' must be a whole number")
+    if not 1 <= planned <= PLANNED_USERS_MAX:
+        raise ConfigError(f"'planned_users' must be from 1 to {PLANNED_USERS_MAX}")
+    return planned
+
+
+def _metric_name(name: object, where: str) -> str:
+    if not isinstance(name, str) or not EVENT_RE.fullmatch(name):
+        raise ConfigError(f"metrics: {where} {name!r} is not an event name ({EVENT_RE.pattern})")
+    return name
+
+
+def _guardrail(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict) or set(raw) != {"event", "direction"}:
+        raise ConfigError(
+            'metrics: a guardrail is {"event": NAME, "direction": "increase"|"decrease"}'
+        )
+    name = _metric_name(raw["event"], "guardrail")
+    if raw["direction"] not in DIRECTIONS:
+        raise ConfigError(
+            f"metrics: guardrail {name!r} needs a direction of {' or '.join(DIRECTIONS)} "
+            f"(the good direction), not {raw['direction']!r}"
+        )
+    return {"event": name, "direction": raw["direction"]}
+
+
+def _listed(metrics: dict, name: str) -> list:
+    items = metrics[name]
+    if not isinstance(items, list) or len(items) > METRICS_MAX:
+        raise ConfigError(f"metrics: {name!r} must be a list of at most {METRICS_MAX}")
+    return items
+
+
+def check_metrics(metrics: object) -> dict:
+    """Validate `metrics`: primary, secondary and guardrail event names, nothing else."""
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, dict):
+        raise ConfigError("'metrics' must be an object with primary, secondary, guardrails")
+    unknown = sorted(set(metrics) - METRIC_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"metrics: unknown field(s) {', '.join(map(str, unknown))} "
+            f"(allowed: {', '.join(sorted(METRIC_KEYS))})"
+        )
+    out: dict = {}
+    if "primary" in metrics:
+        out["primary"] = _metric_name(metrics["primary"], "primary")
+    if "secondary" in metrics:
+        out["secondary"] = [_metric_name(m, "secondary") for m in _listed(metrics, "secondary")]
+    if "guardrails" in metrics:
+        out["guardrails"] = [_guardrail(g) for g in _listed(metrics, "guardrails")]
+    guards = [g["event"] for g in out.get("guardrails", [])]
+    named = [out.get("primary", "conversion"), *out.get("secondary", []), *guards]
+    if len(named) != len(set(named)):
+        raise ConfigError("metrics: an event is named twice (primary, secondary, guardrails)")
+    return out
+
+
 def parse_definition(key: object, raw: object) -> Definition:
     """Validate one experiment definition (a config file entry); raise ConfigError."""
     key = check_key(key)
@@ -113,12 +200,15 @@ def parse_definition(key: object, raw: object) -> Definition:
         variants = check_variants(raw.get("variants"))
         weights = check_weights(raw.get("weights"), variants)
         salt = check_salt(raw.get("salt"), key)
+        analysis = check_analysis(raw.get("analysis"))
+        planned = check_planned_users(raw.get("planned_users"))
+        metrics = check_metrics(raw.get("metrics"))
     except ConfigError as exc:
         raise ConfigError(f"{key}: {exc}") from None
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{key}: 'description' must be a string")
-    return Definition(key, variants, weights, salt, description)
+    return Definition(key, variants, weights, salt, description, analysis, planned, metrics)
 
 
 def invalid_definition(exc: ConfigError) -> Invalid:
@@ -193,3 +283,11 @@ def check_salt_free(salt: str, key: str) -> None:
             "or every user would get correlated variants.",
             code="duplicate_salt",
         )
+
+
+def metric_event_names(config: object) -> list[str]:
+    """Return the primary, secondary and guardrail events of a metrics config, once each."""
+    metrics = config if isinstance(config, dict) else {}
+    names = [metrics.get("primary") or "conversion", *metrics.get("secondary", [])]
+    names += [g["event"] for g in metrics.get("guardrails", []) if isinstance(g, dict)]
+    return list(dict.fromkeys(names))

@@ -151,9 +151,16 @@ def test_results_document_matches_references(counts):
     from experiments.selectors import compute
 
     names = [f"v{i}" for i in range(len(counts))]
-    exp = SimpleNamespace(key="e", status="running", weights=[1] * len(counts), variants=names)
+    exp = SimpleNamespace(
+        key="e",
+        status="running",
+        weights=[1] * len(counts),
+        variants=names,
+        analysis="sequential",
+        planned_users=5000,
+    )
     rows = [
-        {"variant": n, "users": u, "converters": x, "value_sum": 2.0 * x}
+        {"variant": n, "users": u, "converters": x, "value_sum": 2.0 * x, "value_sq": 4.0 * x}
         for n, (x, u) in zip(names, counts, strict=True)
     ]
     doc = compute(exp, "conversion", rows)

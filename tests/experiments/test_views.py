@@ -168,12 +168,23 @@ def test_results_endpoint(api, seeded):
     r = api.get("/api/exp/results", {"exp": "pricing_v2", "event": "conversion"})
     assert r.status_code == 200
     data = r.json()
-    assert set(data) == {"ok", "experiment", "event", "status", "variants", "srm"}
+    # The published shape, plus fields added by the sequential-testing issue.
+    assert set(data) == {"ok", "experiment", "event", "status", "variants", "srm"} | {
+        "analysis", "planned_users", "progress", "eta_days"
+    }  # fmt: skip
     a, b = data["variants"]
     assert set(a) == {
         "variant", "users", "converters", "rate", "rate_ci", "uplift_abs", "uplift_abs_ci",
         "uplift_rel", "uplift_rel_ci", "p_value", "prob_beat_control", "mean_value",
+    } | {
+        "significant", "uplift_abs_seq_ci", "significant_seq", "mean_value_ci", "value_uplift",
+        "value_uplift_ci",
     }  # fmt: skip
+    assert (data["analysis"], data["planned_users"], data["progress"]) == (
+        "sequential",
+        5000,
+        2 / 5000,
+    )
     assert (a["variant"], a["users"], a["converters"], a["mean_value"]) == ("A", 1, 1, 20.0)
     assert (b["variant"], b["users"], b["converters"], b["rate"]) == ("B", 1, 0, 0.0)
     assert b["uplift_rel"] == -1.0 and b["p_value"] is not None

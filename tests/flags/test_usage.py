@@ -183,7 +183,6 @@ def _parent(pid: int) -> int:
         return -1
 
 
-
 def test_the_usage_flush_feeds_the_metrics_counter(beta):
     """One count per evaluation, two readers: the flush also raises the Prometheus counter."""
     from echopilot import metrics

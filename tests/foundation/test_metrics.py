@@ -139,6 +139,14 @@ def test_exposures_and_events_are_counted_with_undeclared_events_as_other(api):
     after = value("echopilot_experiment_events_total", experiment="pricing_v2", event="other")
     assert after == before + 1
     assert "signup-4711" not in metrics.exposition().decode()
+    # A declared metric (here the default primary, conversion) is counted by its name.
+    named = value("echopilot_experiment_events_total", experiment="pricing_v2", event="conversion")
+    body = {"event": "conversion", "user": "metrics-user-1", "exp": "pricing_v2"}
+    assert api.post("/api/exp/log", body, format="json").status_code == 200
+    assert (
+        value("echopilot_experiment_events_total", experiment="pricing_v2", event="conversion")
+        == named + 1
+    )
 
 
 @pytest.mark.django_db

@@ -25,9 +25,7 @@ def flag_set(capture, **fields):
         services.flag_set(actor="alice", **fields)
 
 
-def test_an_announced_flag_posts_each_change_as_one_line(
-    chat, django_capture_on_commit_callbacks
-):
+def test_an_announced_flag_posts_each_change_as_one_line(chat, django_capture_on_commit_callbacks):
     capture = django_capture_on_commit_callbacks
     flag_set(capture, key="checkout.v2", create=True, value=False)
     assert chat.requests == []  # not announced (yet)
@@ -51,9 +49,7 @@ def test_an_empty_channel_list_means_every_configured_channel(
     assert chat.json()["text"] == "alice changed ui.banner value: false → true (cli)"
 
 
-def test_a_failing_channel_never_breaks_the_change(
-    chat, django_capture_on_commit_callbacks
-):
+def test_a_failing_channel_never_breaks_the_change(chat, django_capture_on_commit_callbacks):
     capture = django_capture_on_commit_callbacks
     flag_set(capture, key="ui.k", create=True, value=False, announce=True)
     chat.answer(("500",), ("500",), ("500",), ("500",))

@@ -1,4 +1,4 @@
-"""`manage.py experiments list|assign|results|load|pause|resume|stop`.
+"""`manage.py experiments list|assign|results|load|pause|resume|stop|recount|plan`.
 
 Errors exit with the domain error's code (echopilot.commands): 2 invalid input
 (a bad user, event name, winner or config file), 3 unknown experiment, 4 a
@@ -30,6 +30,9 @@ class Command(AppCommand):
         "pause": "Pause an experiment.",
         "resume": "Resume an experiment.",
         "stop": "Stop an experiment, optionally declaring a winner.",
+        "recount": "Rebuild the aggregates from the raw rows; report any difference.",
+        "plan": "Users per variant needed for an effect (as GET /api/exp/plan).",
+        "timeseries": "Cumulative results per UTC day (as GET /api/exp/timeseries).",
     }
 
     def run_action(self, action: str, options: dict[str, Any]) -> None:
@@ -57,6 +60,11 @@ class Command(AppCommand):
     def args_results(self, parser: ArgumentParser) -> None:
         parser.add_argument("experiment")
         parser.add_argument("--event", default="conversion")
+        parser.add_argument(
+            "--all-metrics",
+            action="store_true",
+            help="Every declared metric and the failed guardrails (as metrics=all).",
+        )
 
     def args_load(self, parser: ArgumentParser) -> None:
         parser.add_argument(
@@ -77,6 +85,23 @@ class Command(AppCommand):
     def args_stop(self, parser: ArgumentParser) -> None:
         parser.add_argument("experiment")
         parser.add_argument("--winner", default=None)
+
+    def args_plan(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--baseline", required=True, help="The control's rate, in (0, 1).")
+        effect = parser.add_mutually_exclusive_group(required=True)
+        effect.add_argument("--mde", help="Absolute minimum detectable effect.")
+        effect.add_argument("--mde-rel", dest="mde_rel", help="Relative effect (0.2 = +20%%).")
+        parser.add_argument("--alpha", default="0.05")
+        parser.add_argument("--power", default="0.8")
+        parser.add_argument("--variants", default="2")
+
+    def args_timeseries(self, parser: ArgumentParser) -> None:
+        parser.add_argument("experiment")
+        parser.add_argument("--event", default="conversion")
+        parser.add_argument("--days", default="30")
+
+    def args_recount(self, parser: ArgumentParser) -> None:
+        parser.add_argument("experiment", nargs="?", default=None, help="Default: every one.")
 
     # --- actions --------------------------------------------------------------------
 
@@ -101,6 +126,11 @@ class Command(AppCommand):
         self.stdout.write(result["variant"])
 
     def do_results(self, options: dict[str, Any]) -> None:
+        if options["all_metrics"]:
+            every = selectors.results_all(experiment=options["experiment"])
+            self.stderr.write(selectors.verdict(every)["text"])
+            self.write_json({"ok": True, **every}, indent=2)
+            return
         data = selectors.results(experiment=options["experiment"], event=options["event"])
         if data["srm"]["srm"]:
             self.stderr.write(
@@ -134,3 +164,29 @@ class Command(AppCommand):
         )
         winner_text = f" (winner {exp.winner})" if exp.winner else ""
         self.stdout.write(f"{exp.key}: {exp.status}{winner_text}")
+
+    def do_recount(self, options: dict[str, Any]) -> None:
+        found = 0
+        for r in services.recount(key=options["experiment"]):
+            found += r.difference_count
+            state = f"{r.difference_count} difference(s), corrected" if r.difference_count else "ok"
+            self.stdout.write(f"{r.key}: {r.compared} aggregate rows compared, {state}")
+            for line in r.differences:
+                self.stdout.write(f"  {line}")
+            if r.difference_count > len(r.differences):
+                self.stdout.write(f"  … and {r.difference_count - len(r.differences)} more")
+        if found:
+            # The aggregates are correct now, but a difference means a bug (or raw
+            # rows written behind the services' back): scripts must notice.
+            raise CommandError(f"{found} difference(s) found and corrected.", returncode=1)
+
+    def do_plan(self, options: dict[str, Any]) -> None:
+        names = ("baseline", "mde", "mde_rel", "alpha", "power", "variants")
+        result = services.plan(**{n: options[n] for n in names})
+        self.write_json({"ok": True, **result}, indent=2)
+
+    def do_timeseries(self, options: dict[str, Any]) -> None:
+        data = selectors.timeseries(
+            experiment=options["experiment"], event=options["event"], days=options["days"]
+        )
+        self.write_json({"ok": True, **data}, indent=2)
