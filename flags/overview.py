@@ -7,6 +7,8 @@ from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.urls import reverse
 
+from flags import reports
+from flags.limits import STALE_STATIC_DEFAULT, STALE_UNUSED_DEFAULT
 from flags.models import Flag, FlagChange
 
 LISTED = 10  # disabled/archived keys named, and changes shown
@@ -27,7 +29,7 @@ def _keys(queryset: Any) -> list[dict[str, Any]]:
 
 
 def card(request: HttpRequest) -> dict[str, Any]:
-    """Return the Flags card (4 queries)."""
+    """Return the Flags card (a fixed number of queries, whatever the data size)."""
     counts = Flag.objects.aggregate(
         total=Count("id"),
         live=Count("id", filter=Q(archived=False)),
@@ -50,9 +52,29 @@ def card(request: HttpRequest) -> dict[str, Any]:
                 **c,
                 "old_text": _short(c["old"]),
                 "new_text": _short(c["new"]),
-                "url": reverse("admin:flags_flag_change", args=[c["flag_id"]]),
+                # A segment's change (`segment:<name>`) belongs to no flag.
+                "url": c["flag_id"] and reverse("admin:flags_flag_change", args=[c["flag_id"]]),
             }
             for c in changes
         ],
         "history_url": reverse("admin:flags_flagchange_changelist"),
+        "stale_flags": _stale(),
+        "stale_days": (STALE_UNUSED_DEFAULT, STALE_STATIC_DEFAULT),
     }
+
+
+def _stale() -> list[dict[str, Any]]:
+    """Return the stale flags (unused 30 days, or one value for 14), at most LISTED."""
+    rows = reports.stale_flags(unused_days=STALE_UNUSED_DEFAULT, static_days=STALE_STATIC_DEFAULT)
+    ids = dict(
+        Flag.objects.filter(key__in=[r["key"] for r in rows[:LISTED]]).values_list("key", "id")
+    )
+    return [
+        {
+            "key": r["key"],
+            "reason": r["reason"],
+            "url": reverse("admin:flags_flag_change", args=[ids[r["key"]]]),
+        }
+        for r in rows[:LISTED]
+        if r["key"] in ids
+    ]

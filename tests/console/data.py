@@ -10,6 +10,7 @@ import uuid
 from django.utils import timezone
 
 from costs.models import CostReport
+from experiments import services
 from experiments.models import Event, Experiment, Exposure
 from flags.models import Flag, FlagChange
 from incidents.models import Alert, Incident
@@ -84,6 +85,7 @@ def experiments(n: int, users: int, *, skew: bool = False, tag: str = "") -> lis
             ),
             batch_size=2000,
         )
+        services.recount(key=exp.key)  # rows written behind the services' back: aggregate them
     return made
 
 

@@ -1,11 +1,13 @@
 """The overview at /admin/: every card, bounded queries, buttons only where allowed."""
 
+import datetime as dt
 import html
 import re
 
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from echopilot import overview
 from experiments import overview as experiments_overview
@@ -93,6 +95,29 @@ def test_flags_card_counts_and_links_the_last_ten_changes(viewer_client):
     assert "admin:someone" in card
 
 
+def test_flags_card_marks_stale_flags_and_lists_segment_changes(viewer_client):
+    from flags import segments, services
+    from flags.models import Flag, FlagChange
+
+    services.flag_set(key="ui.never", actor="cli", create=True, value=False)
+    long_ago = timezone.now() - dt.timedelta(days=31)
+    Flag.objects.filter(key="ui.never").update(created_at=long_ago)
+    FlagChange.objects.filter(key="ui.never").update(ts=long_ago)
+    segments.segment_set(
+        name="beta-testers",
+        conditions=[{"attribute": "beta", "op": "eq", "value": True}],
+        actor="cli",
+    )
+    body = viewer_client.get("/admin/").content.decode()
+    card = text_of(body[body.index('id="card-flags"') : body.index('id="card-experiments"')])
+    assert "Stale (not evaluated for 30 days" in card and "ui.never (unused)" in card
+    assert "segment:beta-testers created" in card  # a segment's change, linked to no flag
+
+
+def text_of(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment)))
+
+
 def test_experiments_card_shows_leader_chance_and_srm(viewer_client):
     data.experiments(2, users=400, skew=True)
     body = text(viewer_client.get("/admin/"))
@@ -167,7 +192,7 @@ def test_a_card_that_fails_shows_an_error_and_the_page_still_renders(viewer_clie
 # Session, user, 2 permission reads, then incident 2, flags 4, experiments 1, support 2,
 # costs 2, scheduler 4 (plus one count per long list); each experiment whose results are
 # not cached adds 3, and at most experiments.overview.SHOWN are read.
-WARM_CEILING = 20
+WARM_CEILING = 24  # 20, and 4 for the stale flags
 CEILING = WARM_CEILING + 3 * experiments_overview.SHOWN
 
 

@@ -17,7 +17,7 @@ from support.services import run_digest
 from tests.console import data
 
 pytestmark = pytest.mark.django_db
-CONSOLE_APPS = ("support", "costs", "echopilot")
+CONSOLE_APPS = ("support", "costs", "echopilot", "flags", "experiments", "incidents", "django_q")
 
 
 def console_admins():
