@@ -19,6 +19,8 @@ from echopilot.models import ApiKey
 # The console's name on every page; /admin/ itself is the overview (templates/admin/index.html).
 admin.site.site_header = admin.site.site_title = "EchoPilot Ops"
 admin.site.index_title = "Overview"
+# Lists get the whole width of a 1366-pixel screen; the overview and breadcrumbs navigate.
+admin.site.enable_nav_sidebar = False
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

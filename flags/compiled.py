@@ -74,76 +74,91 @@ class _Items:
         self.tags = frozenset(_tag(x) for x in items)
 
 
+_GET = _MISSING  # the default of ctx.get: tells a missing attribute from None
+
+
 def _condition(attribute: str, op: str, want: Any) -> Match:
     """Return a closure testing one condition against a context."""
-    get = _MISSING
+    get = _GET
     if op == "eq" and want.__class__ is str:
         return lambda ctx: (v := ctx.get(attribute)).__class__ is str and v == want
     if op in ("in", "not_in"):
-        strings = frozenset(w for w in want if isinstance(w, str))
-        others = [w for w in want if not isinstance(w, str)]
-
-        def member(v: Any) -> bool:
-            if v.__class__ is str:
-                return v in strings
-            return any(_same_kind(v, w) for w in others)
-
-        if op == "in" and not others:  # the common all-strings list: one set lookup
-            return lambda ctx: (v := ctx.get(attribute)).__class__ is str and v in strings
-        if op == "in":
-            return lambda ctx: (v := ctx.get(attribute, get)) is not get and member(v)
-        return lambda ctx: (v := ctx.get(attribute, get)) is not get and not member(v)
+        return _membership(attribute, op, want)
     if op == "contains":
-        wanted = _tag(want)
-        if want.__class__ is str:
-
-            def contains_text(ctx: Mapping[str, Any]) -> bool:
-                v = ctx.get(attribute)
-                if v.__class__ is str:
-                    return want in v
-                if v.__class__ is _Items:
-                    return wanted in v.tags
-                return isinstance(v, list) and wanted in _Items(v).tags
-
-            return contains_text
-
-        def contains(ctx: Mapping[str, Any]) -> bool:
-            v = ctx.get(attribute, get)
-            if v.__class__ is str:
-                return want.__class__ is str and want in v
-            if v.__class__ is _Items:
-                return wanted in v.tags
-            if isinstance(v, list):  # not prepared (a direct call): build the set here
-                return wanted in _Items(v).tags
-            return False
-
-        return contains
-    if op in ("gt", "gte", "lt", "lte") and _is_number(want):
-        test = {
-            "gt": lambda v: v > want,
-            "gte": lambda v: v >= want,
-            "lt": lambda v: v < want,
-            "lte": lambda v: v <= want,
-        }[op]
-        if op == "lt":  # inlined: the type test and comparison of the commonest case
-            return lambda ctx: (
-                ((t := (v := ctx.get(attribute)).__class__) is int or t is float) and v < want
-            )
-        return lambda ctx: _is_number(v := ctx.get(attribute, get)) and test(v)
-    if op in ("gt", "gte", "lt", "lte"):  # a string operand
-        stest = {
-            "gt": lambda v: v > want,
-            "gte": lambda v: v >= want,
-            "lt": lambda v: v < want,
-            "lte": lambda v: v <= want,
-        }[op]
-        return lambda ctx: (v := ctx.get(attribute, get)).__class__ is str and stest(v)
+        return _contains(attribute, want)
+    if op in ("gt", "gte", "lt", "lte"):
+        return _ordering(attribute, op, want)
     if op == "starts_with":
         return lambda ctx: (v := ctx.get(attribute, get)).__class__ is str and v.startswith(want)
     if op == "eq":
         return lambda ctx: (v := ctx.get(attribute, get)) is not get and _same_kind(v, want)
     # neq: a missing attribute fails it too
     return lambda ctx: (v := ctx.get(attribute, get)) is not get and not _same_kind(v, want)
+
+
+def _membership(attribute: str, op: str, want: Any) -> Match:
+    """`in` / `not_in`: strings by one set lookup, other kinds compared one by one."""
+    get = _GET
+    strings = frozenset(w for w in want if isinstance(w, str))
+    others = [w for w in want if not isinstance(w, str)]
+
+    def member(v: Any) -> bool:
+        if v.__class__ is str:
+            return v in strings
+        return any(_same_kind(v, w) for w in others)
+
+    if op == "in" and not others:  # the common all-strings list: one set lookup
+        return lambda ctx: (v := ctx.get(attribute)).__class__ is str and v in strings
+    if op == "in":
+        return lambda ctx: (v := ctx.get(attribute, get)) is not get and member(v)
+    return lambda ctx: (v := ctx.get(attribute, get)) is not get and not member(v)
+
+
+def _contains(attribute: str, want: Any) -> Match:
+    """`contains`: a substring of a text, or an item of a list (a set, built once)."""
+    get = _GET
+    wanted = _tag(want)
+    if want.__class__ is str:
+
+        def contains_text(ctx: Mapping[str, Any]) -> bool:
+            v = ctx.get(attribute)
+            if v.__class__ is str:
+                return want in v
+            if v.__class__ is _Items:
+                return wanted in v.tags
+            return isinstance(v, list) and wanted in _Items(v).tags
+
+        return contains_text
+
+    def contains(ctx: Mapping[str, Any]) -> bool:
+        v = ctx.get(attribute, get)
+        if v.__class__ is str:
+            return want.__class__ is str and want in v
+        if v.__class__ is _Items:
+            return wanted in v.tags
+        if isinstance(v, list):  # not prepared (a direct call): build the set here
+            return wanted in _Items(v).tags
+        return False
+
+    return contains
+
+
+def _ordering(attribute: str, op: str, want: Any) -> Match:
+    """`gt`/`gte`/`lt`/`lte` against a number (numbers only) or a string (strings only)."""
+    get = _GET
+    test = {
+        "gt": lambda v: v > want,
+        "gte": lambda v: v >= want,
+        "lt": lambda v: v < want,
+        "lte": lambda v: v <= want,
+    }[op]
+    if not _is_number(want):  # a string operand
+        return lambda ctx: (v := ctx.get(attribute, get)).__class__ is str and test(v)
+    if op == "lt":  # inlined: the type test and comparison of the commonest case
+        return lambda ctx: (
+            ((t := (v := ctx.get(attribute)).__class__) is int or t is float) and v < want
+        )
+    return lambda ctx: _is_number(v := ctx.get(attribute, get)) and test(v)
 
 
 def compile_conditions(conditions: list[dict[str, Any]]) -> Match:
