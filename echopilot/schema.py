@@ -120,6 +120,18 @@ LINKS: list[tuple[str, tuple[str, ...], str, str, dict[str, str], dict[str, str]
      {"id": "$response.body#/incident_id"}, None),
     ("api_incidents_ack_create", ("200",), "Resolve", "api_incidents_resolve_create",
      {"id": "$response.body#/incident/id"}, None),
+    ("api_incidents_scan_create", ("200",), "Detail", "api_incidents_detail",
+     {"id": "$response.body#/incident_id"}, None),
+    ("api_incidents_scan_create", ("200",), "Note", "api_incidents_notes_create",
+     {"id": "$response.body#/incident_id"}, None),
+    ("api_flags_set_create", ("200", "201"), "Schedule", "api_flags_schedule_create",
+     {}, {"key": "$response.body#/key"}),
+    ("api_flags_set_create", ("200", "201"), "Usage", "api_flags_usage_retrieve",
+     {"key": "$response.body#/key"}, None),
+    ("api_flags_schedule_create", ("201",), "Cancel", "api_flags_schedule_cancel_create",
+     {"schedule_id": "$response.body#/schedule/id"}, None),
+    ("api_flags_segments_create", ("200", "201"), "Delete", "api_flags_segments_destroy",
+     {"name": "$response.body#/name"}, None),
 ]  # fmt: skip
 
 
@@ -313,6 +325,8 @@ NOT_NULL = {
     ]
 }
 JSON_VALUE = {**NOT_NULL, "nullable": True}
+# The JSON values Python takes as false, besides null and {} (`body or {}`).
+FALSY: list[Any] = [False, 0, "", []]
 
 
 def exact_field(field: Any, schema: dict[str, Any]) -> None:
@@ -331,6 +345,12 @@ def exact_field(field: Any, schema: dict[str, Any]) -> None:
         schema.update(JSON_VALUE if field.allow_null else NOT_NULL)
     if isinstance(field, serializers.DictField) and schema.get("additionalProperties") == {}:
         schema.update(JSON_OBJECT)
+    if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+        # `Nested(many=True, min_length=…, max_length=…)`: drf-spectacular leaves them out.
+        for attribute, key in (("min_length", "minItems"), ("max_length", "maxItems")):
+            bound = getattr(field, attribute, None)  # DRF sets both; its stubs lack them
+            if bound is not None:
+                schema[key] = bound
     merge(schema, (getattr(field, "style", None) or {}).get("openapi") or {})
 
 
@@ -367,6 +387,9 @@ class AutoSchema(_AutoSchema):
             del result["description"]  # inherited, says nothing about this body
         if direction == "request":
             merge(result, getattr(serializer, "openapi", None) or {})
+            if getattr(serializer, "falsy_body_is_empty", False):
+                # The view reads `request.data or {}`: any falsy JSON is no body.
+                result = {"anyOf": [result, {"enum": FALSY}], "nullable": True}
         return result
 
     def _get_parameters(self) -> list[dict[str, Any]]:

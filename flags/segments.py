@@ -39,7 +39,7 @@ def validate_name(name: Any) -> str:
     """Return `name` if it can name a segment; raise InvalidFlagInput saying why not."""
     if not isinstance(name, str) or not name or len(name) > SEGMENT_NAME_MAX:
         raise InvalidFlagInput(f"name: a string of 1-{SEGMENT_NAME_MAX} characters.")
-    if not KEY_RE.match(name):
+    if not KEY_RE.fullmatch(name):
         raise InvalidFlagInput(f"name: {name!r} may only hold letters, digits and . _ : -.")
     return name
 

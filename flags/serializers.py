@@ -4,7 +4,7 @@ from datetime import datetime
 
 from rest_framework import serializers
 
-from echopilot.schema import NO_NUL
+from echopilot.schema import NO_NUL, SOME_TEXT
 from echopilot.serializers import (
     QueryIntegerField,
     StrictBooleanField,
@@ -31,6 +31,7 @@ from flags.limits import (
     USAGE_DAYS_DEFAULT,
     USAGE_DAYS_MAX,
 )
+from flags.models import KEY_PATTERN
 
 
 class FlagSetInput(StrictSerializer):
@@ -171,13 +172,40 @@ class ClosedSerializer(StrictSerializer):
     """A StrictSerializer whose schema says so: `additionalProperties: false` (flags.schema)."""
 
 
+# engine.normalize_condition: the operand each operator takes.
+SCALAR = {
+    "nullable": True,
+    "anyOf": [{"type": "string", "pattern": NO_NUL}, {"type": "number"}, {"type": "boolean"}],
+}
+OPERANDS = [
+    (["eq", "neq", "contains"], SCALAR),
+    (["in", "not_in"], {"type": "array", "items": SCALAR}),
+    (["starts_with"], {"type": "string", "pattern": NO_NUL}),
+    (
+        ["gt", "gte", "lt", "lte"],
+        {"anyOf": [{"type": "string", "pattern": NO_NUL}, {"type": "number"}]},
+    ),
+]
+assert sorted(op for ops, _ in OPERANDS for op in ops) == sorted(OPERATORS)
+
+
 class ConditionSerializer(ClosedSerializer):
-    attribute = StrictCharField(trim_whitespace=False)
+    openapi = {
+        "anyOf": [
+            # A pattern, not an enum: drf-spectacular would replace an enum by the shared one.
+            {"properties": {"op": {"pattern": f"^({'|'.join(ops)})$"}, "value": operand}}
+            for ops, operand in OPERANDS
+        ]
+    }
+
+    attribute = StrictCharField(trim_whitespace=False, style={"openapi": {"pattern": SOME_TEXT}})
     op = serializers.ChoiceField(choices=OPERATORS)
     value = serializers.JSONField(allow_null=True)
 
 
 class ScheduleChangeSerializer(ClosedSerializer):
+    openapi = {"minProperties": 1}  # scheduling.check_change: an empty change is refused
+
     value = serializers.JSONField(required=False)
     enabled = StrictBooleanField(required=False)
     rules = serializers.ListField(child=serializers.JSONField(), required=False)
@@ -253,7 +281,11 @@ class ScheduleListOutput(serializers.Serializer):
 
 
 class SegmentInput(ClosedSerializer):
-    name = StrictCharField(max_length=SEGMENT_NAME_MAX, trim_whitespace=False)
+    name = StrictCharField(
+        max_length=SEGMENT_NAME_MAX,
+        trim_whitespace=False,
+        style={"openapi": {"pattern": KEY_PATTERN}},  # segments.validate_name
+    )
     conditions = ConditionSerializer(many=True, max_length=MAX_CONDITIONS, min_length=1)
     description = StrictCharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=DESCRIPTION_MAX

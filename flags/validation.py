@@ -62,7 +62,7 @@ def validate_key(key: Any) -> str:
         raise InvalidFlagInput("key: must be a non-empty string.")
     if len(key) > KEY_MAX_LENGTH:
         raise InvalidFlagInput(f"key: at most {KEY_MAX_LENGTH} characters.")
-    if not KEY_RE.match(key):
+    if not KEY_RE.fullmatch(key):
         raise InvalidFlagInput(
             f"key: {key!r} may only hold letters, digits and . _ : - (no spaces)."
         )
@@ -153,7 +153,7 @@ def _channels(given: Any, current: list[str]) -> list[str]:
     if not isinstance(given, list) or len(given) > CHANNELS_MAX:
         raise InvalidFlagInput(f"announce_channels: a list of at most {CHANNELS_MAX} names.")
     for name in given:
-        if not isinstance(name, str) or not KEY_RE.match(name) or len(name) > CHANNEL_NAME_MAX:
+        if not isinstance(name, str) or not KEY_RE.fullmatch(name) or len(name) > CHANNEL_NAME_MAX:
             raise InvalidFlagInput(
                 f"announce_channels: {name!r} is not a channel name (letters, digits, . _ : -)."
             )

@@ -2,8 +2,9 @@
 
 from rest_framework import serializers
 
-from echopilot.schema import JSON_VALUE, NO_NUL, PY_SPACE, SOME_TEXT
+from echopilot.schema import FALSY, JSON_VALUE, NO_NUL, PY_SPACE
 from echopilot.serializers import QueryIntegerField, StrictCharField, StrictSerializer
+from incidents.alertmanager import MAX_FIELD_NAME, MAX_FIELDS
 from incidents.models import Alert, Severity
 from incidents.selectors import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, STATUS_FILTERS
 from incidents.services import MAX_SILENCE_DAYS, NOTE_MAX, SILENCE_KEY_MAX, SILENCE_REASON_MAX
@@ -17,17 +18,7 @@ class IncidentListQuerySerializer(StrictSerializer):
 class EmptySerializer(StrictSerializer):
     """A body with no fields (an empty object or no body at all)."""
 
-    # The views take any falsy body for none (`request.data or {}`).
-    openapi = {
-        "type": None,
-        "properties": None,
-        "additionalProperties": None,
-        "nullable": True,
-        "anyOf": [
-            {"type": "object", "additionalProperties": False},
-            {"enum": [False, 0, "", []]},
-        ],
-    }
+    falsy_body_is_empty = True  # the views take any falsy body for none (`request.data or {}`)
 
 
 # services.SILENCE_KEY on the trimmed key, in ECMA terms (Python's whitespace).
@@ -38,6 +29,8 @@ SILENCE_KEY = (
 
 class IncidentActionSerializer(StrictSerializer):
     """Acknowledge/resolve: no body, or an optional note."""
+
+    falsy_body_is_empty = True  # the views take any falsy body for none (`request.data or {}`)
 
     note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
 
@@ -212,7 +205,13 @@ class SilenceListSerializer(serializers.Serializer):
 
 
 # What parse_webhook accepts where a DRF field cannot say it.
-TEXT = {"type": "string", "pattern": SOME_TEXT}  # alertname: not blank
+# alertname: not blank once echopilot.text.single_line has cleaned it (controls,
+# bidi marks and Python's whitespace go), NUL refused anywhere.
+BLANK_LINE = (
+    "\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u200e\\u200f\\u2028\\u2029"
+    "\\u202a-\\u202f\\u205f\\u2066-\\u2069\\u3000"
+)
+TEXT = {"type": "string", "pattern": f"^[^\\u0000]*[^{BLANK_LINE}][^\\u0000]*$"}
 WHEN = {
     "type": None,
     "format": None,
@@ -229,14 +228,21 @@ FINGERPRINT = {  # a falsy value means "derive it from the labels"
         {"enum": [False, 0, [], {}]},
     ],
 }
-FALSY_OR_OBJECT = {  # `or {}`: any falsy value is no annotations
+# incidents.alertmanager._strings: an object of at most MAX_FIELDS strings,
+# names of at most MAX_FIELD_NAME characters.
+STRINGS = {
+    "type": "object",
+    "additionalProperties": {"type": "string", "pattern": NO_NUL},
+    "maxProperties": MAX_FIELDS,
+    "propertyNames": {"maxLength": MAX_FIELD_NAME, "pattern": NO_NUL},
+}
+LABELS = {**STRINGS, "required": ["alertname"], "properties": {"alertname": TEXT}}
+FALSY_OR_STRINGS = {  # `or {}`: any falsy value is no annotations
     "type": None,
     "additionalProperties": None,
+    "propertyNames": None,
     "nullable": True,
-    "anyOf": [
-        {"type": "object", "additionalProperties": JSON_VALUE},
-        {"enum": [False, 0, "", []]},
-    ],
+    "anyOf": [STRINGS, {"enum": FALSY}],
 }
 ANY = {"type": None, "pattern": None, "minLength": None, **JSON_VALUE}  # not checked
 
@@ -246,10 +252,10 @@ class AlertmanagerAlertSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["firing", "resolved"])
     labels = serializers.DictField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
-        style={"openapi": {"required": ["alertname"], "properties": {"alertname": TEXT}}},
+        style={"openapi": LABELS},
     )
     annotations = serializers.DictField(
-        required=False, allow_null=True, style={"openapi": FALSY_OR_OBJECT}
+        required=False, allow_null=True, style={"openapi": FALSY_OR_STRINGS}
     )
     startsAt = serializers.DateTimeField(required=False, style={"openapi": WHEN})
     endsAt = serializers.DateTimeField(required=False, style={"openapi": WHEN})

@@ -81,7 +81,7 @@ def plan(
     if not 0 < p1 + diff < 1:
         raise Invalid(f"{field}: baseline + effect = {p1 + diff:.6g} must stay between 0 and 1.")
     a, pw, k = _open_unit("alpha", alpha), _open_unit("power", power), _variants(variants)
-    n = stats.users_per_variant(p1, diff, a, pw, k)
+    n = _users(p1, diff, a, pw, k, field)
     return {
         "users_per_variant": n,
         "total_users": n * k,
@@ -94,3 +94,19 @@ def plan(
         "power": pw,
         "variants": k,
     }
+
+
+def _users(p1: float, diff: float, a: float, pw: float, k: int, field: str) -> int:
+    """stats.users_per_variant, or Invalid when floats cannot carry the inputs.
+
+    A tiny alpha makes 1 - alpha/2 round to 1, an effect tiny against the
+    baseline rounds away or its square to 0, one huge against it overflows.
+    """
+    if 1 - a / (k - 1) / 2 >= 1.0:
+        raise Invalid("alpha: too small to compute (1 - alpha/2 rounds to 1).")
+    if p1 + diff == p1 or not math.isfinite(diff / p1):
+        raise Invalid(f"{field}: too small or too large against the baseline to compute.")
+    try:
+        return stats.users_per_variant(p1, diff, a, pw, k)
+    except (ArithmeticError, ValueError) as exc:  # (p2 - p1) ** 2 == 0, ceil(inf)
+        raise Invalid(f"{field}: too small against the baseline to compute.") from exc

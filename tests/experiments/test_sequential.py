@@ -133,6 +133,11 @@ def test_plan_of_the_issue_example():
         ({"variants": "1"}, "variants"),
         ({"variants": "2.5"}, "variants"),
         ({"variants": "99"}, "variants"),
+        # Floats that cannot carry the plan: 400, never a 500 (found by make fuzz).
+        ({"alpha": "5e-324"}, "alpha"),
+        ({"mde": "1e-300"}, "mde"),
+        ({"baseline": "5e-324", "mde": "0.5"}, "mde"),
+        ({"baseline": "1e-170", "mde": "1e-165"}, "mde"),
     ],
 )
 def test_plan_refuses_bad_input_naming_the_field(kwargs, field):

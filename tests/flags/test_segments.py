@@ -107,6 +107,7 @@ def test_delete_in_use_is_refused_then_allowed(api):
         {**BETA, "conditions": [{"attribute": "email", "op": "like", "value": "x"}]},
         {**BETA, "conditions": []},
         {**BETA, "name": "has space"},
+        {**BETA, "name": "trailing\n"},  # a Python `$` matches before a final newline
         {**BETA, "extra": 1},
         {**BETA, "conditions": [{"attribute": "a", "op": "eq"}]},
     ],

@@ -117,7 +117,8 @@ def test_retype_needs_rules_of_the_new_type(db):
     assert result.type == "string" and result.changed == ["value", "rules"]
 
 
-@pytest.mark.parametrize("key", ["has space", "x" * 101, "", "ü-key", "-lead"])
+# "trailing\n": a Python `$` matches before a final newline; the key must match whole.
+@pytest.mark.parametrize("key", ["has space", "x" * 101, "", "ü-key", "-lead", "trailing\n"])
 def test_bad_keys_are_refused(db, key):
     with pytest.raises(services.InvalidFlagInput):
         services.flag_set(key=key, actor="cli", value=True, create=True)
