@@ -1,5 +1,6 @@
 """Make externally supplied text safe to show on one line (alerts, admin, chat messages)."""
 
+import json
 import re
 
 # C0 and C1 control characters, DEL, and the Unicode line/paragraph separators:
@@ -30,3 +31,13 @@ def cut_utf8(text: str, max_bytes: int, marker: str = "…") -> str:
         return text
     room = max(0, max_bytes - len(marker.encode("utf-8")))
     return raw[:room].decode("utf-8", "ignore") + marker
+
+
+def short_json(value: object, limit: int = 60, *, compact: bool = False) -> str:
+    """Return `value` as JSON (keys sorted), cut to `limit` characters with "…".
+
+    `compact` drops the spaces after "," and ":" (one-line summaries).
+    """
+    separators = (",", ":") if compact else None
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=separators)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

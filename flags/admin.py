@@ -17,8 +17,9 @@ from django.utils.http import urlencode
 
 from echopilot.admin import ReadOnlyAdmin, reported
 from echopilot.auth import admin_actor
+from echopilot.text import short_json
 from flags import reports, services
-from flags.admin_forms import FlagAdminForm, back, post_button, revert_link, short_json, try_message
+from flags.admin_forms import FlagAdminForm, back, post_button, revert_link, try_message
 from flags.limits import HISTORY_ON_PAGE, STALE_STATIC_DEFAULT, STALE_UNUSED_DEFAULT
 from flags.models import Flag, FlagChange, FlagUsage
 
@@ -60,19 +61,7 @@ class FlagAdmin(admin.ModelAdmin):
         return fields + ["key", "type"] if obj is not None else fields
 
     def get_fields(self, request, obj=None):
-        fields = [
-            "key",
-            "type",
-            "value",
-            "description",
-            "rules",
-            "rollout",
-            "prerequisites",
-            "enabled",
-            "archived",
-            "announce",
-            "announce_channels",
-        ]
+        fields = list(FlagAdminForm.Meta.fields)
         if obj is not None:
             if self.has_change_permission(request, obj):
                 fields.append("try_it")

@@ -16,11 +16,6 @@ from flags.engine import FlagError, context_problem
 from flags.models import Flag
 
 
-def short_json(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     """Redirect to the page the button was on (same host only), else `fallback`."""
     referer = request.META.get("HTTP_REFERER", "")

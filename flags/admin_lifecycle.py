@@ -10,8 +10,9 @@ from django.core.exceptions import PermissionDenied
 from echopilot.admin import reported
 from echopilot.auth import admin_actor
 from echopilot.exceptions import ServiceError
+from echopilot.text import short_json
 from flags import scheduling, segments
-from flags.admin_forms import PrettyJSONField, short_json
+from flags.admin_forms import PrettyJSONField
 from flags.models import FlagSchedule, Segment
 
 CONDITIONS_EXAMPLE = json.dumps(

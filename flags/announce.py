@@ -6,26 +6,20 @@ new — sent through the core channels (`echopilot.channels.announce`: best
 effort, never raises, bounded by each channel's timeout).
 """
 
-import json
 from typing import Any
 
 from echopilot import channels
-from echopilot.text import single_line
+from echopilot.text import short_json, single_line
 
 MAX_SHOWN = 200  # characters of an old/new value in the line
-
-
-def shown(value: Any) -> str:
-    """Return a value as compact JSON, cut to MAX_SHOWN characters."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
 def line(change: Any) -> str:
     """Return the one-line announcement of a flag history row."""
     text = (
         f"{change.actor} changed {change.key} {change.field}: "
-        f"{shown(change.old)} → {shown(change.new)} ({change.source})"
+        f"{short_json(change.old, MAX_SHOWN, compact=True)} → "
+        f"{short_json(change.new, MAX_SHOWN, compact=True)} ({change.source})"
     )
     return single_line(text)
 

@@ -1,12 +1,12 @@
 """The overview's Flags card: counts, disabled and archived flags, the latest changes."""
 
-import json
 from typing import Any
 
 from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.urls import reverse
 
+from echopilot.text import short_json
 from flags import reports
 from flags.limits import STALE_STATIC_DEFAULT, STALE_UNUSED_DEFAULT
 from flags.models import Flag, FlagChange
@@ -16,11 +16,8 @@ VALUE_TEXT_MAX = 40
 
 
 def _short(value: Any) -> str:
-    """Return a value as compact JSON, cut to VALUE_TEXT_MAX characters."""
-    if value is None:
-        return "—"
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= VALUE_TEXT_MAX else text[: VALUE_TEXT_MAX - 1] + "…"
+    """Return a value as compact JSON, cut to VALUE_TEXT_MAX characters ("—" for none)."""
+    return "—" if value is None else short_json(value, VALUE_TEXT_MAX, compact=True)
 
 
 def _keys(queryset: Any) -> list[dict[str, Any]]:

@@ -238,16 +238,7 @@ def _reopen(incident: Incident, found: Findings) -> ScanOutcome:
     _update(incident, found)
     alert = None
     if allowed and found.loud:
-        text = messages.incident_text(
-            Alert.Kind.REOPENED,
-            incident,
-            found.issues,
-            silenced=found.silenced,
-            new_keys=set(),
-            now=found.now,
-            runbooks=routing.runbooks(found.keys, found.conf),
-            omitted=found.omitted,
-        )
+        text = _followup_text(Alert.Kind.REOPENED, incident, found)
         alert = _queue_routed(incident, found, Alert.Kind.REOPENED, text)
         incident.last_reopen_alert_at = found.now
         incident.last_alert_at = found.now
@@ -295,16 +286,7 @@ def _escalate(incident: Incident, found: Findings) -> Alert | None:
         _escalated_event(incident, found, tier_id, tier)
     if not names:
         return None
-    text = messages.incident_text(
-        Alert.Kind.TIER,
-        incident,
-        found.issues,
-        silenced=found.silenced,
-        new_keys=set(),
-        now=found.now,
-        runbooks=routing.runbooks(found.keys, found.conf),
-        omitted=found.omitted,
-    )
+    text = _followup_text(Alert.Kind.TIER, incident, found)
     return queue_alert(
         incident,
         kind=Alert.Kind.TIER,
@@ -436,3 +418,17 @@ def _alert_if_due(incident: Incident, found: Findings, previously_loud: set[str]
         ]
     )
     return alert
+
+
+def _followup_text(kind: str, incident: Incident, found: Findings) -> str:
+    """The alert text of a reopening or an escalation: no issue is new to it."""
+    return messages.incident_text(
+        kind,
+        incident,
+        found.issues,
+        silenced=found.silenced,
+        new_keys=set(),
+        now=found.now,
+        runbooks=routing.runbooks(found.keys, found.conf),
+        omitted=found.omitted,
+    )
