@@ -54,4 +54,5 @@ def test_a_failing_channel_never_breaks_the_change(chat, django_capture_on_commi
     flag_set(capture, key="ui.k", create=True, value=False, announce=True)
     chat.answer(("500",), ("500",), ("500",), ("500",))
     flag_set(capture, key="ui.k", value=True)
+    assert chat.requests and chat.requests[-1]["answer"] == "500"  # it was tried, and failed
     assert Flag.objects.get(key="ui.k").value is True
