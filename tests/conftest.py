@@ -13,6 +13,10 @@ from rest_framework.test import APIClient
 from tests.processes import free_port, spawn_gunicorn, stop, wait_for_port  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
+# Test databases are thrown away: PostgreSQL need not wait for the WAL flush on
+# each commit (libpq reads PGOPTIONS; child processes inherit it). Crash safety
+# is all this gives up; what other sessions see is unchanged.
+os.environ.setdefault("PGOPTIONS", "-c synchronous_commit=off")
 # The SQLite test database is a file under var/ (so child processes share it).
 (ROOT / "var").mkdir(exist_ok=True)
 TEST_KEY = "test-key-0123456789abcdef"
