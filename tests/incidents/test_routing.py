@@ -205,6 +205,11 @@ BAD = [
         "environment variable NO_SUCH_VARIABLE_FOR_TESTS is not set",
     ),
     ('{"channels": ', "channels.E006", "invalid JSON"),
+    (
+        {"channels": {"s": {"type": "slack", "url": "https://hooks.slack.com/services/T/B/X"}}},
+        "channels.E007",
+        "channel 's': a Slack URL is a secret; name its variable in url_env",
+    ),
 ]
 
 
@@ -266,3 +271,17 @@ def test_start_up_checks_fail_clearly_on_a_bad_config(channel_config):
         call_command("check")
     assert "channels.E001" in str(failure.value)
     assert "route 1 names unknown channel 'chat'" in str(failure.value)
+
+
+@pytest.mark.parametrize("extra", [{}, {"url_env": "TEST_SLACK_URL"}])
+def test_an_inline_slack_url_is_refused_and_never_echoed(channel_config, extra):
+    inline = "https://hooks.slack.com/services/T000/B000/inline-secret"
+    channel_config(
+        {"channels": {"chat": {"type": "slack", "url": inline, **extra}}},
+        TEST_SLACK_URL="https://hooks.slack.com/services/T/B/from-env",
+    )
+    conf = channels.load()
+    assert "chat" not in conf.channels  # not used until the file names a variable
+    errors = channel_config_errors()
+    assert [e.id for e in errors] == ["channels.E007"]
+    assert inline not in errors[0].msg and "inline-secret" not in errors[0].msg
