@@ -259,7 +259,7 @@ def test_the_timeline_shows_the_silences_that_applied(scan, bot, signals, clock)
     scan()  # still silenced: not listed twice
     entries = [e for e in selectors.timeline(incident) if e["kind"] == "silenced"]
     assert len(entries) == 1
-    assert entries[0]["text"] == "payout silenced by cli until 2026-01-05T14:00:00Z (recon rerun)."
+    assert entries[0]["text"] == "payout silenced by cli until 2026-01-05 14:00 UTC (recon rerun)."
 
 
 def test_start_up_checks_fail_clearly_on_a_bad_config(channel_config):
