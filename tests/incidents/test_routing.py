@@ -246,6 +246,27 @@ def test_the_docs_example_config_loads_without_problems(channel_config, monkeypa
     assert len(conf.routes) == 2 and any(len(r.tiers) == 2 for r in conf.routes)
 
 
+def test_the_docs_routes_test_output_is_what_the_command_prints(channel_config, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    text = DOCS.read_text()
+    config = re.search(r"```json configs/incidents.json\n(.*?)```", text, re.S)
+    shown = re.search(r"```sh routes --test\n\S+ manage.py (.*?)\n(.*?)```", text, re.S)
+    assert config and shown, "docs/incidents.md shows the config and a routes --test run"
+    settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_CHAT_ID = "1:abc", "-1001234567"
+    channel_config(
+        json.loads(config.group(1)),
+        SLACK_WEBHOOK_URL="https://hooks.slack.com/services/T/B/X",
+        OPS_WEBHOOK_URL="https://hooks.example.com/echopilot",
+        OPS_WEBHOOK_SECRET="s3cret-value",
+    )
+    out = StringIO()
+    call_command(*shown.group(1).split(), stdout=out)
+    assert out.getvalue() == shown.group(2)
+
+
 def test_the_timeline_shows_the_silences_that_applied(scan, bot, signals, clock):
     import datetime as dt
 
