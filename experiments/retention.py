@@ -1,12 +1,16 @@
-"""What experiments keep: raw exposures and events until a year after the stop.
+"""What experiments keep: raw per-user rows until a year after the stop.
 
 Experiments themselves are kept. Raw rows of an experiment stopped (and not
-changed since) more than `RETENTION_EXPERIMENT_DATA_DAYS` ago go; its results
-answer from the aggregates the experiments app keeps.
+changed since) more than `RETENTION_EXPERIMENT_DATA_DAYS` ago go: exposures,
+events and each user's event totals (`UserEvent`, which only the ingestion of
+new events and the recount read; a stopped experiment takes no events). Its
+results answer from the per-day aggregates the experiments app keeps.
 """
 
+import datetime as dt
+
 from echopilot.retention import register
-from experiments.models import Event, Experiment, Exposure, Status
+from experiments.models import Event, Experiment, Exposure, Status, UserEvent
 
 
 def _stopped_field() -> str:
@@ -35,4 +39,21 @@ register(
     queryset=lambda cutoff: Event.objects.filter(**_stopped_before(cutoff)),
     oldest=lambda: Event.objects.order_by("pk").values_list("created_at", flat=True).first(),
     description="raw events of experiments stopped before the cutoff",
+)
+
+
+def _oldest_user_event() -> dt.datetime | None:
+    # first_day has no index; ids grow with ingestion, so the first row is (nearly) the
+    # oldest: a recount renumbers one experiment's rows.
+    day = UserEvent.objects.order_by("pk").values_list("first_day", flat=True).first()
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else None
+
+
+register(
+    "experiment_user_events",
+    setting="RETENTION_EXPERIMENT_DATA_DAYS",
+    default_days=365,
+    queryset=lambda cutoff: UserEvent.objects.filter(**_stopped_before(cutoff)),
+    oldest=_oldest_user_event,
+    description="per-user event totals of experiments stopped before the cutoff",
 )

@@ -3,12 +3,17 @@
 Only history rows of flags that no longer exist (by id and by key) may go,
 `RETENTION_DELETED_FLAG_HISTORY_DAYS` after the change. While a history row's
 flag is deleted with it (`on_delete=CASCADE`), this kind finds nothing.
+
+Scheduled changes that were cancelled or failed changed nothing and go
+`RETENTION_FLAG_SCHEDULE_DAYS` after that. An applied one stays as long as its
+flag: the history row it wrote names it as the actor (`schedule:<id>`), and
+the schedule is what says who asked for the change. Pending ones never go.
 """
 
-from django.db.models import Min
+from django.db.models import Min, Q
 
 from echopilot.retention import register
-from flags.models import Flag, FlagChange, FlagUsage
+from flags.models import Flag, FlagChange, FlagSchedule, FlagUsage, ScheduleState
 
 
 def _deleted_flag_history(cutoff):
@@ -36,4 +41,22 @@ register(
     queryset=lambda cutoff: FlagUsage.objects.filter(hour__lt=cutoff),
     oldest=lambda: FlagUsage.objects.aggregate(m=Min("hour"))["m"],
     description="hourly evaluation counts of flags (usage, stale flags)",
+)
+
+
+def _finished_schedules(cutoff):
+    # applied_at is when it was applied, failed or cancelled (`at` for a row without one).
+    return FlagSchedule.objects.filter(
+        Q(applied_at__lt=cutoff) | Q(applied_at__isnull=True, at__lt=cutoff),
+        state__in=[ScheduleState.CANCELLED, ScheduleState.FAILED],
+    )
+
+
+register(
+    "flag_schedules",
+    setting="RETENTION_FLAG_SCHEDULE_DAYS",
+    default_days=365,
+    queryset=_finished_schedules,
+    oldest=lambda: FlagSchedule.objects.aggregate(m=Min("created_at"))["m"],
+    description="cancelled and failed scheduled changes (applied ones are the flag's history)",
 )

@@ -8,10 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from echopilot.admin import ReadOnlyAdmin, reported
@@ -122,7 +120,7 @@ class IncidentAdmin(ReadOnlyAdmin):
     def opened_display(self, obj):
         return format_html(
             '{}<div class="incident-more">for {}</div>',
-            date_format(localtime(obj.opened_at), "DATETIME_FORMAT"),
+            clock.shown(obj.opened_at),
             duration_text(obj.duration),
         )
 

@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
+from incidents import clock
+
 
 class Severity(models.TextChoices):
     MEDIUM = "MEDIUM", "Medium (1-2 issues)"
@@ -205,7 +207,7 @@ class Silence(models.Model):
         indexes = [models.Index(fields=["until"], name="incidents_silence_until")]
 
     def __str__(self) -> str:
-        return f"Silence {self.key} until {self.until:%Y-%m-%d %H:%M}Z"
+        return f"Silence {self.key} until {clock.shown(self.until)}"
 
     def matches(self, key: str) -> bool:
         return key == self.key or key.startswith(self.key + ":")
@@ -300,7 +302,7 @@ class IncidentEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}Z"
+        return f"{self.kind} at {clock.shown(self.at)}"
 
 
 class IncidentNote(models.Model):

@@ -1,21 +1,26 @@
-"""What incidents keep: the alerts of incidents resolved over a year ago go.
+"""What incidents keep: the alerts and timeline of incidents resolved over a year ago go.
 
-Incidents themselves are kept (one row per episode); so are alerts of open
-incidents, whatever their age.
+Incidents themselves are kept (one row per episode: what, when, who opened,
+acknowledged and resolved it, which the timeline then shows from the row's own
+fields); so are the alerts, timeline entries and notes of incidents not
+resolved, whatever their age.
 """
 
 from django.db.models import Min
 
 from echopilot.retention import register
-from incidents.models import Alert, Incident, ReceivedAlert
+from incidents.models import Alert, Incident, IncidentEvent, IncidentNote, ReceivedAlert
+
+
+def _of_resolved_before(cutoff) -> dict:
+    return {"incident__status": Incident.Status.RESOLVED, "incident__resolved_at__lt": cutoff}
+
 
 register(
     "incident_alerts",
     setting="RETENTION_INCIDENT_ALERT_DAYS",
     default_days=365,
-    queryset=lambda cutoff: Alert.objects.filter(
-        incident__status=Incident.Status.RESOLVED, incident__resolved_at__lt=cutoff
-    ),
+    queryset=lambda cutoff: Alert.objects.filter(**_of_resolved_before(cutoff)),
     oldest=lambda: Alert.objects.aggregate(m=Min("created_at"))["m"],
     description="alert messages of incidents, by when their incident was resolved",
 )
@@ -27,4 +32,20 @@ register(
     queryset=lambda cutoff: ReceivedAlert.objects.filter(ends_at__lt=cutoff),
     oldest=lambda: ReceivedAlert.objects.aggregate(m=Min("received_at"))["m"],
     description="Alertmanager alerts received, by when they ended",
+)
+register(
+    "incident_events",
+    setting="RETENTION_INCIDENT_ALERT_DAYS",
+    default_days=365,
+    queryset=lambda cutoff: IncidentEvent.objects.filter(**_of_resolved_before(cutoff)),
+    oldest=lambda: IncidentEvent.objects.aggregate(m=Min("at"))["m"],
+    description="timeline entries (escalations, silences, reopenings...) of resolved incidents",
+)
+register(
+    "incident_notes",
+    setting="RETENTION_INCIDENT_ALERT_DAYS",
+    default_days=365,
+    queryset=lambda cutoff: IncidentNote.objects.filter(**_of_resolved_before(cutoff)),
+    oldest=lambda: IncidentNote.objects.aggregate(m=Min("created_at"))["m"],
+    description="notes on incidents, by when their incident was resolved",
 )

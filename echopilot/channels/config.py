@@ -108,6 +108,16 @@ def _telegram(name: str, spec: dict, config: Config) -> Channel | None:
 
 def _url(name: str, spec: dict, config: Config) -> tuple[str, bool]:
     """Return (url, whether it is a secret): `url_env` (secret) or `url`."""
+    if spec["type"] == "slack" and "url" in spec:
+        # A Slack incoming-webhook URL is itself the credential: only ever by variable name.
+        config.problems.append(
+            (
+                "channels.E007",
+                f"channel {name!r}: a Slack URL is a secret; name its variable in url_env,"
+                " never an inline url",
+            )
+        )
+        return "", True
     if "url" in spec and "url_env" not in spec:
         url = spec["url"] if isinstance(spec["url"], str) else ""
         secret = False

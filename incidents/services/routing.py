@@ -67,14 +67,36 @@ def runbooks(keys: list[str], conf: channels.Config | None = None) -> list[dict[
     return channels.runbooks_for(conf or config(), keys)
 
 
+def _where(tier_id: str) -> str:
+    return "default (no route matched)" if tier_id == "0.1" else f"route {tier_id}"
+
+
 def explain(*, severity: str, keys: list[str]) -> list[str]:
-    """Return one line per channel a scan would use for these issues, with its tier delay."""
+    """Return one line per channel a scan would use for these issues, with its tier delay.
+
+    As a scan does: a channel in several matching tiers is told once, by the
+    earliest (a later tier finds it told), and a channel that is not configured
+    is left out. Those follow, one line each, marked NOT CONFIGURED.
+    """
     conf = config()
-    lines = []
+    reached: dict[str, list[tuple[float, str]]] = {}
+    missing: dict[str, list[str]] = {}
     for tier_id, tier in channels.matching_tiers(conf, severity=severity, keys=keys):
-        route = "default (no route matched)" if tier_id == "0.1" else f"route {tier_id}"
-        for name in tier.channels:
-            channel = conf.channels.get(name)
-            what = channel.describe() if channel else "NOT CONFIGURED"
-            lines.append(f"{name:<16} after {tier.after_minutes:g} min  {route}  ({what})")
+        for name in dict.fromkeys(tier.channels):
+            if name in conf.channels:
+                reached.setdefault(name, []).append((tier.after_minutes, tier_id))
+            else:
+                missing.setdefault(name, []).append(tier_id)
+    lines = []
+    for name, tiers in sorted(reached.items(), key=lambda item: min(t[0] for t in item[1])):
+        (after, tier_id), *others = sorted(tiers, key=lambda t: t[0])
+        also = "".join(f", also route {t} after {a:g} min" for a, t in others)
+        delay = f"after {after:g} min"
+        what = conf.channels[name].describe()
+        lines.append(f"{name:<16} {delay:<14} {_where(tier_id)}{also}  ({what})")
+    if not lines:
+        lines.append("no channel: a scan's alerts would be dry runs (not sent)")
+    for name, tier_ids in missing.items():
+        where = ", ".join(_where(t) for t in tier_ids)
+        lines.append(f"{name:<16} NOT CONFIGURED: not used  ({where} names it)")
     return lines

@@ -324,7 +324,7 @@ def _silence_events(incident: Incident, found: Findings, keys: set[str]) -> None
         silence = next((s for s in found.silences if s.matches(key)), None)
         if silence is None:
             continue
-        text = f"{key} silenced by {silence.created_by} until {mirror.now_iso(silence.until)}"
+        text = f"{key} silenced by {silence.created_by} until {clock.shown(silence.until)}"
         text += f" ({silence.reason})." if silence.reason else "."
         events.record(incident, IncidentEvent.Kind.SILENCED, text, at=found.now, actor=found.actor)
 

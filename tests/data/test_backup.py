@@ -305,6 +305,45 @@ def test_a_backup_taken_while_four_processes_write_restores_the_snapshot(
     assert taken.manifest["tables"]["incidents_alert"] == len(restored["alerts"])
 
 
+def _miscounted(good: Path, tmp: Path) -> Path:
+    """`good` with a manifest that claims one flag more (the database member untouched)."""
+    manifest = json.loads(members(good)["manifest.json"])
+    manifest["tables"]["flags_flag"] += 1
+    return rewrite(good, tmp / "miscounted.tar", **{"manifest.json": json.dumps(manifest).encode()})
+
+
+def test_verify_of_a_backup_whose_counts_differ_exits_5_naming_the_table(flagged, tmp_path):
+    bad = _miscounted(backup.create().path, tmp_path)
+    out = io.StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("backup", "--verify", str(bad), stdout=out)
+    assert caught.value.returncode == 5
+    assert "does not match the manifest" in str(caught.value)
+    assert "mismatch: flags_flag: manifest 4, restored 3" in out.getvalue()
+
+
+@pytest.mark.external
+def test_restore_whose_counts_differ_from_the_manifest_exits_5(flagged, settings, tmp_path):
+    good = backup.create().path
+    bad = _miscounted(good, tmp_path)
+    target = Target(tmp_path)
+    try:
+        done = manage(
+            subprocess_env(settings, DATABASE_URL=target.url), "restore", str(bad), "--yes"
+        )
+        restored = target.rows()
+    finally:
+        target.drop()
+    assert done.returncode == 5, (done.stdout, done.stderr)
+    assert "Restored, but row counts differ from the manifest: flags_flag 4 != 3" in done.stderr
+    assert "each as in the manifest" not in done.stdout
+    # The restore itself completed: the target holds the whole snapshot, not part of it.
+    with connection.cursor() as cursor:
+        assert restored == _rows(cursor)
+    (line,) = [r for r in read_ndjson(settings.LOG_DIR, "backup") if r["type"] == "restore"]
+    assert line["ok"] is False and line["mismatches"] == {"flags_flag": [4, 3]}
+
+
 def test_the_daily_backup_task_writes_one_and_keeps_backup_keep(flagged, settings):
     from echopilot import tasks
 

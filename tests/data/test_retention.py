@@ -42,6 +42,10 @@ def test_every_app_registers_its_kinds():
         "experiment_events",
         "deleted_flag_history",
         "flag_usage",
+        "flag_schedules",
+        "incident_events",
+        "incident_notes",
+        "experiment_user_events",
     } <= set(retention.REGISTRY)
 
 
@@ -146,6 +150,80 @@ def test_alerts_of_incidents_resolved_over_a_year_ago_go():
 
 
 @pytest.mark.django_db
+def test_the_timeline_of_incidents_resolved_over_a_year_ago_goes():
+    from incidents import selectors
+    from incidents.models import Incident, IncidentEvent, IncidentNote
+
+    def incident(resolved_at):
+        active = resolved_at is None
+        inc = Incident.objects.create(
+            status="open" if active else "resolved", active=active, severity="MEDIUM",
+            opened_at=ago(800), opened_by="cli", last_seen_at=ago(800), resolved_at=resolved_at,
+            resolved_by="" if active else "schedule",
+        )  # fmt: skip
+        for kind in ("opened", "escalated", "resolved" if resolved_at else "acknowledged"):
+            IncidentEvent.objects.create(incident=inc, at=ago(800), kind=kind, text=kind)
+        IncidentNote.objects.create(incident=inc, text="why", author="cli", created_at=ago(800))
+        return inc
+
+    old, recent, still_open = (
+        incident(ago(365, -MINUTE)),
+        incident(ago(365, MINUTE)),
+        incident(None),
+    )
+    assert prune("incident_events", "incident_notes") == {"incident_events": 3, "incident_notes": 1}
+    left = {recent.id, still_open.id}
+    assert set(IncidentEvent.objects.values_list("incident", flat=True)) == left
+    assert set(IncidentNote.objects.values_list("incident", flat=True)) == left
+    assert IncidentEvent.objects.count() == 6 and IncidentNote.objects.count() == 2
+    assert Incident.objects.count() == 3  # the incidents themselves are kept
+    # The old incident's timeline still tells when it opened and resolved, and by whom.
+    entries = [(e["kind"], e["actor"]) for e in selectors.timeline(old)]
+    assert entries == [("opened", "cli"), ("resolved", "schedule")]
+
+    # However old, the timeline of an incident not resolved is never past retention.
+    (later,) = retention.prune(dry_run=True, kinds=["incident_events"], now=ago(-4000))
+    assert later.rows == 3  # the recent resolved incident's, not the open one's
+
+
+@pytest.mark.django_db
+def test_cancelled_and_failed_flag_schedules_go_applied_and_pending_stay(settings):
+    from flags import services
+    from flags.models import FlagChange, FlagSchedule
+
+    services.flag_set(key="sched.flag", actor="cli", value=1, type="integer", create=True)
+    flag_id = FlagChange.objects.get().flag_id
+
+    def schedule(state, finished):
+        return FlagSchedule.objects.create(
+            flag_id=flag_id, key="sched.flag", at=ago(800), change={"value": 2},
+            state=state, created_by="cli", applied_at=finished,
+        ).pk  # fmt: skip
+
+    gone = [schedule("cancelled", ago(365, -MINUTE)), schedule("failed", ago(366))]
+    applied = schedule("applied", ago(800))
+    services.flag_set(key="sched.flag", actor=f"schedule:{applied}", value=2)
+    kept = [
+        applied,
+        schedule("pending", None),
+        schedule("cancelled", ago(365, MINUTE)),
+        schedule("failed", ago(2)),
+    ]
+    FlagChange.objects.update(ts=ago(5000))
+    assert prune("flag_schedules") == {"flag_schedules": 2}
+    assert sorted(FlagSchedule.objects.values_list("pk", flat=True)) == sorted(kept)
+    assert not FlagSchedule.objects.filter(pk__in=gone).exists()
+
+    settings.RETENTION_FLAG_SCHEDULE_DAYS = 1
+    assert prune("flag_schedules") == {"flag_schedules": 2}  # finished over a day ago
+    assert set(FlagSchedule.objects.values_list("state", flat=True)) == {"applied", "pending"}
+    # The change history of the existing flag is whole, and still names its schedule.
+    actors = list(FlagChange.objects.filter(key="sched.flag").values_list("actor", flat=True))
+    assert len(actors) == 2 and f"schedule:{applied}" in actors
+    assert FlagSchedule.objects.filter(pk=applied).exists()
+
+
+@pytest.mark.django_db
 def test_history_of_an_existing_flag_is_never_pruned(settings):
     from flags import services
     from flags.models import FlagChange
@@ -211,13 +289,31 @@ def test_raw_rows_of_experiments_stopped_over_a_year_ago_go():
 
 
 @pytest.mark.django_db
+def test_per_user_totals_of_experiments_stopped_over_a_year_ago_go():
+    from experiments import services
+    from experiments.models import UserEvent
+
+    gone = _experiment("gone", "stopped", 365.01)
+    kept = [
+        _experiment("recent", "stopped", 364.99),
+        _experiment("running", "running", 900),
+        _experiment("paused", "paused", 900),
+    ]
+    services.recount()  # rows written behind the services' back: build the per-user totals
+    assert UserEvent.objects.filter(experiment=gone).count() == 3
+    assert prune("experiment_user_events") == {"experiment_user_events": 3}
+    assert set(UserEvent.objects.values_list("experiment", flat=True)) == {e.id for e in kept}
+    assert UserEvent.objects.count() == 9
+
+
+@pytest.mark.django_db
 def test_results_of_an_old_experiment_still_answer_after_prune():
     from experiments import selectors, services
 
     _experiment("old_test", "stopped", 400)
     services.recount(key="old_test")  # rows written behind the services' back: aggregate them
     before = selectors.results(experiment="old_test")
-    prune("experiment_exposures", "experiment_events")
+    prune("experiment_exposures", "experiment_events", "experiment_user_events")
     assert selectors.results(experiment="old_test") == before
     assert before["variants"][0]["users"] == 2
 
@@ -259,6 +355,28 @@ def test_status_shows_the_oldest_record_of_each_kind(api):
         "keep_days": 730,
     }
     assert part["kinds"]["digests"] == {"oldest_iso": None, "keep_days": 180}
+    for kind in ("flag_schedules", "incident_events", "incident_notes", "experiment_user_events"):
+        assert part["kinds"][kind] == {"oldest_iso": None, "keep_days": 365}, kind
+
+
+@pytest.mark.django_db
+def test_status_shows_the_oldest_timeline_entry_and_user_total(api):
+    from experiments import services
+    from incidents.models import Incident, IncidentEvent
+
+    inc = Incident.objects.create(
+        status="open", active=True, severity="MEDIUM", opened_at=ago(3), opened_by="t",
+        last_seen_at=ago(3),
+    )  # fmt: skip
+    IncidentEvent.objects.create(
+        incident=inc, at=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), kind="escalated", text="x"
+    )
+    exp = _experiment("status_exp", "running", 1)
+    exp.events.update(created_at=dt.datetime(2026, 1, 3, 12, tzinfo=dt.UTC))
+    services.recount(key="status_exp")
+    kinds = api.get("/api/status").json()["components"]["retention"]["kinds"]
+    assert kinds["incident_events"]["oldest_iso"] == "2026-01-02T03:04:05Z"
+    assert kinds["experiment_user_events"]["oldest_iso"] == "2026-01-03T00:00:00Z"
 
 
 @pytest.mark.parametrize("value", [0, -5, 40000])

@@ -239,11 +239,18 @@ def test_routes_match_severity_and_key_prefix_with_continue(
     }
     channel_config(doc, TEST_SLACK_WEBHOOK_URL=slack.url, TEST_OPS_WEBHOOK_SECRET=HOOK_SECRET)
     lines = call("incidents", "routes", "--test", "HIGH", "slo").splitlines()
-    assert [line.split()[:3] for line in lines] == [
-        ["chat", "after", "0"],
-        ["hooks", "after", "0"],
-        ["oncall", "after", "15"],
-        ["oncall", "after", "0"],
+    # One line per channel a scan would use: oncall is told at once by route 2, so
+    # route 1's 15-minute tier finds it told.
+    assert [line.split()[:4] for line in lines] == [
+        ["chat", "after", "0", "min"],
+        ["hooks", "after", "0", "min"],
+        ["oncall", "after", "0", "min"],
+    ]
+    assert "route 2.1, also route 1.2 after 15 min  (email to oncall@example.com)" in lines[2]
+    assert call("incidents", "routes", "--test", "HIGH", "payout").splitlines()[2].split()[:3] == [
+        "oncall",
+        "after",
+        "15",
     ]
     medium_payout = call("incidents", "routes", "--test", "MEDIUM", "payout")
     assert "default (no route matched)" in medium_payout  # every configured channel
@@ -308,3 +315,37 @@ def test_a_mail_server_that_is_down_leaves_the_email_pending_until_it_answers(
         assert len(box.raw) == 1
     finally:
         box.close()
+
+
+def test_routes_test_lists_unconfigured_channels_apart_and_each_used_one_once(
+    channel_config, smtp, call
+):
+    doc = {
+        "channels": {
+            "oncall": {"type": "email", "to": ["oncall@example.com"]},
+            "chat": {"type": "slack", "url_env": "NO_SUCH_SLACK_URL_FOR_TESTS"},  # not set
+        },
+        "routes": [
+            {
+                "match": {"severity": "HIGH"},
+                "continue": True,
+                "tiers": [
+                    {"after_minutes": 0, "channels": ["chat", "oncall"]},
+                    {"after_minutes": 30, "channels": ["oncall", "chat"]},
+                ],
+            },
+            {"channels": ["oncall", "chat"]},
+        ],
+    }
+    channel_config(doc)
+    lines = call("incidents", "routes", "--test", "HIGH", "slo").splitlines()
+    assert lines == [
+        "oncall           after 0 min    route 1.1, also route 2.1 after 0 min, also route 1.2"
+        " after 30 min  (email to oncall@example.com)",
+        "chat             NOT CONFIGURED: not used  (route 1.1, route 1.2, route 2.1 names it)",
+    ]
+    channel_config({"channels": {}, "routes": [{"channels": ["chat"]}]})
+    assert call("incidents", "routes", "--test", "MEDIUM", "slo").splitlines() == [
+        "no channel: a scan's alerts would be dry runs (not sent)",
+        "chat             NOT CONFIGURED: not used  (route 1.1 names it)",
+    ]

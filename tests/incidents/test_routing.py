@@ -205,6 +205,11 @@ BAD = [
         "environment variable NO_SUCH_VARIABLE_FOR_TESTS is not set",
     ),
     ('{"channels": ', "channels.E006", "invalid JSON"),
+    (
+        {"channels": {"s": {"type": "slack", "url": "https://hooks.slack.com/services/T/B/X"}}},
+        "channels.E007",
+        "channel 's': a Slack URL is a secret; name its variable in url_env",
+    ),
 ]
 
 
@@ -241,6 +246,27 @@ def test_the_docs_example_config_loads_without_problems(channel_config, monkeypa
     assert len(conf.routes) == 2 and any(len(r.tiers) == 2 for r in conf.routes)
 
 
+def test_the_docs_routes_test_output_is_what_the_command_prints(channel_config, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    text = DOCS.read_text()
+    config = re.search(r"```json configs/incidents.json\n(.*?)```", text, re.S)
+    shown = re.search(r"```sh routes --test\n\S+ manage.py (.*?)\n(.*?)```", text, re.S)
+    assert config and shown, "docs/incidents.md shows the config and a routes --test run"
+    settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_CHAT_ID = "1:abc", "-1001234567"
+    channel_config(
+        json.loads(config.group(1)),
+        SLACK_WEBHOOK_URL="https://hooks.slack.com/services/T/B/X",
+        OPS_WEBHOOK_URL="https://hooks.example.com/echopilot",
+        OPS_WEBHOOK_SECRET="s3cret-value",
+    )
+    out = StringIO()
+    call_command(*shown.group(1).split(), stdout=out)
+    assert out.getvalue() == shown.group(2)
+
+
 def test_the_timeline_shows_the_silences_that_applied(scan, bot, signals, clock):
     import datetime as dt
 
@@ -254,7 +280,7 @@ def test_the_timeline_shows_the_silences_that_applied(scan, bot, signals, clock)
     scan()  # still silenced: not listed twice
     entries = [e for e in selectors.timeline(incident) if e["kind"] == "silenced"]
     assert len(entries) == 1
-    assert entries[0]["text"] == "payout silenced by cli until 2026-01-05T14:00:00Z (recon rerun)."
+    assert entries[0]["text"] == "payout silenced by cli until 2026-01-05 14:00 UTC (recon rerun)."
 
 
 def test_start_up_checks_fail_clearly_on_a_bad_config(channel_config):
@@ -266,3 +292,17 @@ def test_start_up_checks_fail_clearly_on_a_bad_config(channel_config):
         call_command("check")
     assert "channels.E001" in str(failure.value)
     assert "route 1 names unknown channel 'chat'" in str(failure.value)
+
+
+@pytest.mark.parametrize("extra", [{}, {"url_env": "TEST_SLACK_URL"}])
+def test_an_inline_slack_url_is_refused_and_never_echoed(channel_config, extra):
+    inline = "https://hooks.slack.com/services/T000/B000/inline-secret"
+    channel_config(
+        {"channels": {"chat": {"type": "slack", "url": inline, **extra}}},
+        TEST_SLACK_URL="https://hooks.slack.com/services/T/B/from-env",
+    )
+    conf = channels.load()
+    assert "chat" not in conf.channels  # not used until the file names a variable
+    errors = channel_config_errors()
+    assert [e.id for e in errors] == ["channels.E007"]
+    assert inline not in errors[0].msg and "inline-secret" not in errors[0].msg
