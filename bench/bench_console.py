@@ -3,9 +3,10 @@ experiments, its render time and query count, next to `GET /api/ping` in the sam
 
 The figures are server-side (Django's test client in one process, no network),
 best of several renders. "cold" empties the cache first, so every running
-experiment's results are computed from the events; "warm" is every render
-within RESULTS_TTL (60 s) of the last. The target is on the warm render; the
-cold one is printed for comparison (issue 14's aggregates make it cheap).
+experiment's results are computed (from the per-day aggregates, read for all
+experiments at once); "warm" is every render within RESULTS_TTL (60 s) of the
+last. Both are held to the 500 ms target: the first visitor after a quiet
+minute gets the cold render.
 """
 
 import json
@@ -152,7 +153,6 @@ def run() -> list[str]:
         print(child.stderr[-3000:])
         return [f"the measuring process failed with exit status {child.returncode}"]
     r = json.loads(child.stdout.strip().splitlines()[-1])
-    mark = "ok" if r["warm_ms"] < TARGET_MS else "MISSED"
     print(
         f"  seeded {N_EVENTS:,} events, {N_EXPERIMENTS * USERS_PER_EXPERIMENT:,} exposures in "
         f"{N_EXPERIMENTS} running experiments (+ flags, incidents, digests, reports) "
@@ -160,23 +160,21 @@ def run() -> list[str]:
     )
     print(f"  {'in-process render':38} {'ms':>9} {'queries':>8} {'ratio':>7}  target")
     print(f"  {'GET /api/ping (baseline)':38} {r['ping_ms']:9.1f} {'':>8} {1:7.2f}")
-    ratio = r["warm_ms"] / r["ping_ms"] if r["ping_ms"] else 0.0
-    print(
-        f"  {'GET /admin/ overview (warm, cached)':38} {r['warm_ms']:9.1f} "
-        f"{r['warm_queries']:8d} {ratio:7.1f}  < {TARGET_MS:.0f} ms {mark}"
-    )
-    cold_ratio = r["cold_ms"] / r["ping_ms"] if r["ping_ms"] else 0.0
-    print(
-        f"  {'GET /admin/ overview (cold cache)':38} {r['cold_ms']:9.1f} "
-        f"{r['cold_queries']:8d} {cold_ratio:7.1f}  (results computed; cached 60 s)"
-    )
     failures = []
+    for label, kind in (("warm, cached", "warm"), ("cold cache", "cold")):
+        ms = r[f"{kind}_ms"]
+        ratio = ms / r["ping_ms"] if r["ping_ms"] else 0.0
+        mark = "ok" if ms < TARGET_MS else "MISSED"
+        print(
+            f"  {f'GET /admin/ overview ({label})':38} {ms:9.1f} "
+            f"{r[f'{kind}_queries']:8d} {ratio:7.1f}  < {TARGET_MS:.0f} ms {mark}"
+        )
+        if ms >= TARGET_MS:
+            failures.append(f"overview {kind} render {ms:.0f} ms, target < {TARGET_MS:.0f} ms")
     if r["statuses"] != [200]:
         failures.append(f"responses were {r['statuses']}, expected only 200")
     if r["experiments_shown"] < N_EXPERIMENTS:
         failures.append(f"overview showed {r['experiments_shown']} experiments")
-    if r["warm_ms"] >= TARGET_MS:
-        failures.append(f"overview render {r['warm_ms']:.0f} ms, target < {TARGET_MS:.0f} ms")
     return failures
 
 

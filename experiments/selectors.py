@@ -1,6 +1,9 @@
-"""Reads: the experiment list, results, the time series and the verdict, from aggregates."""
+"""Reads: the experiment list, results and the time series, from aggregates.
 
-from collections.abc import Mapping
+The verdict (`experiments.verdict`) is re-exported here, beside the results it reads.
+"""
+
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, TypedDict
 
@@ -14,6 +17,8 @@ from experiments.limits import DAYS_DEFAULT, DAYS_MAX
 from experiments.models import EventDay, Experiment, ExposureDay, Status
 from experiments.services import check_event_name, get_experiment
 from experiments.services.validation import metric_event_names
+from experiments.verdict import Verdict as Verdict  # re-exported: read beside the results
+from experiments.verdict import verdict as verdict
 
 # How many past days (today included) the exposure rate behind `eta_days` covers.
 ETA_WINDOW_DAYS = 7
@@ -87,16 +92,23 @@ def list_experiments() -> QuerySet[Experiment]:
 def exposure_totals(exp: Experiment) -> tuple[dict[str, int], int]:
     """Return exposed users per variant (every variant present) and those of the last
     ETA_WINDOW_DAYS UTC days, today included (one indexed read)."""
-    since = timezone.now().date() - timedelta(days=ETA_WINDOW_DAYS - 1)
-    rows = (
-        ExposureDay.objects.filter(experiment=exp)
-        .values("variant")
-        .annotate(n=Sum("users"), recent=Sum("users", filter=Q(day__gte=since)))
-        .order_by()
-    )
+    rows = _exposure_sums(ExposureDay.objects.filter(experiment=exp))
     users = {r["variant"]: int(r["n"] or 0) for r in rows}
     recent = sum(int(r["recent"] or 0) for r in rows)
     return {v: users.get(v, 0) for v in exp.variants}, recent
+
+
+def _exposure_sums(
+    days: QuerySet[ExposureDay], *group: str
+) -> QuerySet[ExposureDay, dict[str, Any]]:
+    """Return exposed users per variant (and `group`): all, and `recent` in the ETA window."""
+    since = timezone.now().date() - timedelta(days=ETA_WINDOW_DAYS - 1)
+    rows: QuerySet[ExposureDay, dict[str, Any]] = (
+        days.values(*group, "variant")
+        .annotate(n=Sum("users"), recent=Sum("users", filter=Q(day__gte=since)))
+        .order_by()
+    )
+    return rows
 
 
 def exposures_per_variant(exp: Experiment) -> dict[str, int]:
@@ -122,11 +134,28 @@ def counts_for_events(
     users = exposures_per_variant(exp) if users is None else users
     sums: dict[tuple[str, str], Any] = {
         (row["event"], row["variant"]): row
-        for row in EventDay.objects.filter(experiment=exp, event__in=events)
-        .values("event", "variant")
+        for row in _event_sums(EventDay.objects.filter(experiment=exp, event__in=events))
+    }
+    return _counts(exp, events, users, sums)
+
+
+def _event_sums(days: QuerySet[EventDay], *group: str) -> QuerySet[EventDay, dict[str, Any]]:
+    """Return the per-day aggregates summed per event and variant (and `group`)."""
+    rows: QuerySet[EventDay, dict[str, Any]] = (
+        days.values(*group, "event", "variant")
         .annotate(c=Sum("converters"), n=Sum("events"), total=Sum("value_sum"), sq=Sum("value_sq"))
         .order_by()
-    }
+    )
+    return rows
+
+
+def _counts(
+    exp: Experiment,
+    events: list[str],
+    users: Mapping[str, int],
+    sums: Mapping[tuple[str, str], Mapping[str, Any]],
+) -> dict[str, list[VariantCounts]]:
+    """Return `variant_counts` per event from summed rows keyed by (event, variant)."""
     out: dict[str, list[VariantCounts]] = {}
     for event in events:
         rows: list[VariantCounts] = []
@@ -293,9 +322,46 @@ def guardrail_failures(exp: Experiment, bodies: Mapping[str, Mapping[str, Any]])
 def results_all(*, experiment: str) -> dict[str, Any]:
     """Return every declared metric's `variants` and `srm`, and the failed guardrails."""
     exp = get_experiment(experiment)
-    names = metric_events(exp)
     users, recent = exposure_totals(exp)
-    counts = counts_for_events(exp, names, users)
+    return _all_metrics(exp, users, recent, counts_for_events(exp, metric_events(exp), users))
+
+
+def results_all_many(experiments: Sequence[Experiment]) -> dict[str, dict[str, Any]]:
+    """Return `results_all` of each experiment, by key, with two aggregate reads in all.
+
+    For a page that shows several experiments (the overview): the same
+    document as `results_all`, whatever the number of experiments or events.
+    """
+    if not experiments:
+        return {}
+    pks = [exp.pk for exp in experiments]
+    exposed: dict[int, dict[str, int]] = {pk: {} for pk in pks}
+    recent = dict.fromkeys(pks, 0)
+    for row in _exposure_sums(ExposureDay.objects.filter(experiment__in=pks), "experiment"):
+        exposed[row["experiment"]][row["variant"]] = int(row["n"] or 0)
+        recent[row["experiment"]] += int(row["recent"] or 0)
+    names = {exp.pk: metric_events(exp) for exp in experiments}
+    wanted = {name for events in names.values() for name in events}
+    sums: dict[int, dict[tuple[str, str], Any]] = {pk: {} for pk in pks}
+    days = EventDay.objects.filter(experiment__in=pks, event__in=wanted)
+    for row in _event_sums(days, "experiment"):
+        sums[row["experiment"]][(row["event"], row["variant"])] = row
+    out = {}
+    for exp in experiments:
+        users = {v: exposed[exp.pk].get(v, 0) for v in exp.variants}
+        counts = _counts(exp, names[exp.pk], users, sums[exp.pk])
+        out[exp.key] = _all_metrics(exp, users, recent[exp.pk], counts)
+    return out
+
+
+def _all_metrics(
+    exp: Experiment,
+    users: Mapping[str, int],
+    recent: int,
+    counts: Mapping[str, list[VariantCounts]],
+) -> dict[str, Any]:
+    """Turn counts for every metric into the `results_all` document (pure arithmetic)."""
+    names = metric_events(exp)
     bodies = {name: _body(exp, counts[name]) for name in names}
     total = sum(users.values())
     return {
@@ -397,92 +463,3 @@ def timeseries(
         )
         day += timedelta(days=1)
     return {"experiment": exp.key, "event": event, "analysis": exp.analysis, "days": points}
-
-
-# --- the verdict ---------------------------------------------------------------------
-
-
-class Verdict(TypedDict):
-    """One line that says what the results mean, and how loudly to show it."""
-
-    text: str
-    level: str  # success | info | warning | error
-    variant: str | None  # the variant the line is about
-    sequential: bool
-
-
-def _p_text(p: float | None) -> str:
-    return "p < 0.001" if p is not None and p < 0.001 else f"p = {p:.2g}" if p is not None else ""
-
-
-def _chance(p: float) -> str:
-    """Return a probability as a percentage that never rounds to a certainty."""
-    if p > 0.999:
-        return "> 99.9%"
-    return "< 0.1%" if p < 0.001 else f"{p * 100:.1f}%"
-
-
-def _pp(x: float) -> str:
-    return f"{x * 100:+.1f}"
-
-
-def verdict(results: Mapping[str, Any]) -> Verdict:
-    """Return the verdict of a results document (`results()` or `results_all()`).
-
-    Sample ratio mismatch overrides everything; otherwise the leading
-    significant variant (the interval of `analysis`: always-valid for
-    "sequential", fixed-horizon otherwise), or "No significant difference
-    yet"; a failed guardrail is appended and makes the line an error.
-    """
-    body = results["metrics"][results["primary"]] if "metrics" in results else results
-    sequential = results.get("analysis", "sequential") == "sequential"
-    failed = list(results.get("guardrail_failed") or [])
-    line = _verdict_line(body, sequential)
-    if failed and line["level"] != "error":
-        line["text"] += f". Guardrail failed: {', '.join(failed)} moved the wrong way"
-        line["level"] = "error"
-    return line
-
-
-def _verdict_line(body: Mapping[str, Any], sequential: bool) -> Verdict:
-    srm, variants = body["srm"], body["variants"]
-    if srm["srm"]:
-        text = f"Sample ratio mismatch ({_p_text(srm['p_value'])}): do not trust these results"
-        return {"text": text, "level": "error", "variant": None, "sequential": sequential}
-    compared = [v for v in variants[1:] if v["uplift_abs"] is not None]
-    if not compared:
-        text = "No data yet: the control and a variant need exposed users"
-        return {"text": text, "level": "info", "variant": None, "sequential": sequential}
-    sig_key, ci_key = (
-        ("significant_seq", "uplift_abs_seq_ci")
-        if sequential
-        else (
-            "significant",
-            "uplift_abs_ci",
-        )
-    )
-    winners = [v for v in compared if v[sig_key]]
-    if not winners:
-        ps = [v["p_value"] for v in compared if v["p_value"] is not None]
-        text = "No significant difference yet" + (f" ({_p_text(min(ps))})" if ps else "")
-        return {"text": text, "level": "info", "variant": None, "sequential": sequential}
-    ahead = [v for v in winners if v["uplift_abs"] > 0]
-    best = (
-        max(ahead, key=lambda v: v["uplift_abs"])
-        if ahead
-        else min(winners, key=lambda v: v["uplift_abs"])
-    )
-    lo, hi = best[ci_key]
-    label = "always-valid 95% CI" if sequential else "95% CI"
-    parts = [
-        f"{best['variant']} is {'ahead of' if ahead else 'behind'} {variants[0]['variant']} "
-        f"by {_pp(best['uplift_abs'])} pp ({label} {_pp(lo)} to {_pp(hi)} pp)",
-        _p_text(best["p_value"]),
-        f"{_chance(best['prob_beat_control'])} chance to beat control",
-    ]
-    return {
-        "text": ", ".join(p for p in parts if p),
-        "level": "success" if ahead else "warning",
-        "variant": best["variant"],
-        "sequential": sequential,
-    }

@@ -1,5 +1,8 @@
 """The two console groups: "Ops viewers" (view everything) and "Ops editors".
 
+Viewers hold every view_* permission of VIEW_APPS (the project's apps and
+Django-Q2's task pages); editors hold the same plus EDITOR_PERMISSIONS.
+
 `sync_groups()` gives each group exactly its permissions. It runs in the
 data migration `echopilot.0003_console_groups` and again after every
 `migrate` (post_migrate, see `echopilot.apps`), so a permission another app
@@ -16,8 +19,12 @@ from django.apps import apps as global_apps
 VIEWERS = "Ops viewers"
 EDITORS = "Ops editors"
 
-# The apps whose view_* permissions the viewers get.
+# The apps whose view_* permissions the viewers get: the project's, and Django-Q2's
+# (schedules, successful and failed tasks, the queue), so a viewer can open the
+# Scheduler card's failed-task links. Viewing is all it gives: re-running a task
+# needs `django_q.add_schedule` (echopilot.taskadmin), which only superusers hold.
 PROJECT_APPS = ("echopilot", "support", "flags", "experiments", "costs", "incidents")
+VIEW_APPS = (*PROJECT_APPS, "django_q")
 
 # What the console changes, beyond viewing. A codename that does not exist
 # (yet) is skipped, so a later migration's permission joins on the next migrate.
@@ -63,7 +70,7 @@ def sync_groups(apps: Any = None, using: str = "default") -> dict[str, int]:
     Permission = registry.get_model("auth", "Permission")
     views = set(
         Permission.objects.using(using)
-        .filter(content_type__app_label__in=PROJECT_APPS, codename__startswith="view_")
+        .filter(content_type__app_label__in=VIEW_APPS, codename__startswith="view_")
         .values_list("id", flat=True)
     )
     edits = _permission_ids(Permission, using, EDITOR_PERMISSIONS)

@@ -137,7 +137,8 @@ def test_experiment_results_are_cached_between_renders(
     cache.clear()
     with django_assert_max_num_queries(40) as cold:
         viewer_client.get("/admin/")
-    assert len(cold.captured_queries) - len(warm.captured_queries) == 3 * 3
+    # The uncached experiments' results: exposures and events, read for all 3 at once.
+    assert len(cold.captured_queries) - len(warm.captured_queries) == 2
 
 
 def test_support_card_shows_the_last_digest_and_urgent_subjects(viewer_client):
@@ -190,10 +191,10 @@ def test_a_card_that_fails_shows_an_error_and_the_page_still_renders(viewer_clie
 
 
 # Session, user, 2 permission reads, then incident 2, flags 4, experiments 1, support 2,
-# costs 2, scheduler 4 (plus one count per long list); each experiment whose results are
-# not cached adds 3, and at most experiments.overview.SHOWN are read.
+# costs 2, scheduler 4 (plus one count per long list); experiments whose results are
+# not cached add 2 whatever their number (read together).
 WARM_CEILING = 24  # 20, and 4 for the stale flags
-CEILING = WARM_CEILING + 3 * experiments_overview.SHOWN
+CEILING = WARM_CEILING + 2
 
 
 @pytest.mark.slow
@@ -206,7 +207,7 @@ def test_the_overview_runs_a_fixed_number_of_queries_whatever_the_size(
     with django_assert_max_num_queries(CEILING) as small:
         assert viewer_client.get("/admin/").status_code == 200
     data.world(3000, tag="big")  # thousands of rows more in every table the overview reads
-    data.experiments(10, users=10, tag="many")  # more running experiments than are shown
+    data.experiments(experiments_overview.SHOWN, users=10, tag="many")  # more than are shown
     cache.clear()
     with django_assert_max_num_queries(CEILING):
         assert viewer_client.get("/admin/").status_code == 200

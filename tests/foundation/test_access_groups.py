@@ -1,7 +1,13 @@
 """The console groups: made by migrate, exact permission sets, re-synced idempotently."""
 
+import uuid
+
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+from django_q.models import Failure, OrmQ, Schedule, Task
 
 from echopilot.access.groups import EDITOR_PERMISSIONS, EDITORS, VIEWERS, sync_groups
 
@@ -19,7 +25,20 @@ def test_viewers_hold_every_view_permission_of_the_project_and_nothing_else(db):
     assert {"flags.view_flag", "incidents.view_incident", "support.view_digest"} <= perms
     assert {"costs.view_costreport", "experiments.view_experiment"} <= perms
     assert all(p.split(".")[1].startswith("view_") for p in perms)
-    assert not any(p.startswith(("auth.", "django_q.", "admin.")) for p in perms)
+    assert not any(p.startswith(("auth.", "admin.")) for p in perms)
+
+
+def test_viewers_and_editors_may_view_django_q_and_nothing_more(db):
+    task_pages = {
+        "django_q.view_schedule",
+        "django_q.view_success",
+        "django_q.view_failure",
+        "django_q.view_ormq",
+    }
+    for group in (VIEWERS, EDITORS):
+        django_q = {p for p in codenames(group) if p.startswith("django_q.")}
+        assert task_pages <= django_q, group
+        assert all(p.startswith("django_q.view_") for p in django_q), group
 
 
 def test_editors_hold_the_viewers_permissions_plus_the_existing_editor_codenames(db):
@@ -60,3 +79,49 @@ def test_groups_come_back_after_a_flush(transactional_db):
     Group.objects.all().delete()
     call_command("flush", interactive=False, verbosity=0)
     assert codenames(EDITORS) >= {"flags.change_flag", "flags.view_flag"}
+
+
+def test_a_viewer_opens_failed_tasks_but_cannot_rerun_them_or_schedule_work(db):
+    """The Scheduler card's links open for a viewer; re-running and scheduling do not."""
+    from echopilot import schedules
+
+    schedules.sync()
+    user = User.objects.create_user("v", is_staff=True)
+    user.groups.add(Group.objects.get(name=VIEWERS))
+    client = Client()
+    client.force_login(user)
+    now = timezone.now()
+    failed = Task.objects.create(
+        id=uuid.uuid4().hex,
+        name="failed-scan",
+        func="incidents.tasks.scan",  # a registered schedule: re-runnable by those allowed
+        started=now,
+        stopped=now,
+        success=False,
+        result="ValueError: boom",
+    )
+    overview = client.get("/admin/").content.decode()
+    link = f"/admin/django_q/failure/{failed.pk}/change/"
+    assert f'href="{link}"' in overview
+    page = client.get(link)
+    assert page.status_code == 200 and "ValueError: boom" in page.content.decode()
+    listing = client.get("/admin/django_q/failure/")
+    assert listing.status_code == 200 and 'name="action"' not in listing.content.decode()
+    assert client.get("/admin/django_q/schedule/").status_code == 200
+
+    before = list(Schedule.objects.values_list("id", "func", "next_run"))
+    client.post(
+        "/admin/django_q/failure/",
+        {"action": "resubmit_failure", ACTION_CHECKBOX_NAME: [failed.pk], "index": 0},
+    )
+    assert Failure.objects.filter(pk=failed.pk).exists() and not OrmQ.objects.exists()
+    assert client.post("/admin/django_q/schedule/add/", {"name": "x"}).status_code == 403
+    schedule = Schedule.objects.first()
+    change = f"/admin/django_q/schedule/{schedule.pk}/change/"
+    assert client.post(change, {"name": "changed"}).status_code == 403
+    assert (
+        client.post(f"/admin/django_q/failure/{failed.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert list(Schedule.objects.values_list("id", "func", "next_run")) == before
+    assert Failure.objects.filter(pk=failed.pk).exists()
