@@ -5,6 +5,7 @@ import json
 import threading
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery, Sum
 from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
@@ -14,17 +15,28 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.timezone import localtime
 
 from echopilot.admin import ReadOnlyAdmin, reported
 from echopilot.auth import admin_actor
 from echopilot.text import short_json
 from flags import reports, services
 from flags.admin_forms import FlagAdminForm, back, post_button, revert_link, try_message
-from flags.limits import HISTORY_ON_PAGE, STALE_STATIC_DEFAULT, STALE_UNUSED_DEFAULT
+from flags.limits import (
+    HISTORY_ON_PAGE,
+    REVERT_SELECTED_MAX,
+    STALE_STATIC_DEFAULT,
+    STALE_UNUSED_DEFAULT,
+)
 from flags.models import Flag, FlagChange, FlagUsage
 
 # Per-request state of the flag list (the stale report), per thread.
 _page = threading.local()
+
+
+def console_date(when: dt.datetime) -> str:
+    """Return `when` in the console's one format, `2026-11-27 03:52 UTC` (settings)."""
+    return date_format(localtime(when), "DATETIME_FORMAT")
 
 
 @admin.register(Flag)
@@ -101,7 +113,7 @@ class FlagAdmin(admin.ModelAdmin):
     @admin.display(description="last evaluated", ordering="last_evaluated_at")
     def last_evaluated(self, obj):
         when = getattr(obj, "last_evaluated_at", None)
-        return date_format(when, "DATETIME_FORMAT") if when else "never"
+        return console_date(when) if when else "never"
 
     @admin.display(description="7 days", ordering="evaluations_7d_count")
     def evaluations_7d(self, obj):
@@ -139,7 +151,7 @@ class FlagAdmin(admin.ModelAdmin):
         return format_html(
             "{}<br><small>{}</small>",
             obj.updated_by or "—",
-            obj.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            console_date(obj.updated_at),
         )
 
     @admin.display(description="flip")
@@ -172,7 +184,7 @@ class FlagAdmin(admin.ModelAdmin):
             (
                 (
                     row.pk,
-                    row.ts.strftime("%Y-%m-%d %H:%M:%S"),
+                    console_date(row.ts),
                     row.field,
                     short_json(row.old, 80),
                     short_json(row.new, 80),
@@ -185,7 +197,7 @@ class FlagAdmin(admin.ModelAdmin):
         )
         full = reverse("admin:flags_flagchange_changelist") + f"?key={obj.key}"
         return format_html(
-            "<table><thead><tr><th>#</th><th>when (UTC)</th><th>field</th><th>old</th>"
+            "<table><thead><tr><th>#</th><th>when</th><th>field</th><th>old</th>"
             "<th>new</th><th>who</th><th></th><th></th></tr></thead><tbody>{}</tbody></table>"
             '<p><a href="{}">All changes of this flag</a></p>',
             body,
@@ -407,10 +419,46 @@ class FlagChangeAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/flags/revert_confirm.html", context)
 
-    @admin.action(description="Revert selected changes", permissions=["revert"])
+    @admin.action(description="Revert selected changes…", permissions=["revert"])
     def revert_selected(self, request, queryset):
-        for change in queryset.order_by("-id"):
-            self._revert(request, change.pk)
+        """Ask first on a page showing each change it undoes (old -> new); revert on confirm.
+
+        One row goes to its own revert page; several are listed on one page whose
+        form posts this action again with `confirm=yes`. Newest first, so two
+        reverts of one field leave the older change's old value.
+        """
+        if not self.has_revert_permission(request):
+            raise PermissionDenied
+        rows = list(queryset.order_by("-id")[: REVERT_SELECTED_MAX + 1])
+        if len(rows) > REVERT_SELECTED_MAX:
+            self.message_user(
+                request,
+                f"Select at most {REVERT_SELECTED_MAX} changes to revert at once.",
+                messages.ERROR,
+            )
+            return None
+        if request.POST.get("confirm") == "yes":
+            for change in rows:
+                self._revert(request, change.pk)
+            return None
+        if len(rows) == 1:
+            return HttpResponseRedirect(reverse("admin:flags_flagchange_revert", args=[rows[0].pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Revert {len(rows)} changes?",
+            "rows": [
+                {
+                    "row": row,
+                    "old": json.dumps(row.old, indent=2, ensure_ascii=False),
+                    "new": json.dumps(row.new, indent=2, ensure_ascii=False),
+                }
+                for row in rows
+            ],
+            "action": "revert_selected",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/flags/revert_selected_confirm.html", context)
 
     def has_revert_permission(self, request):
         return request.user.has_perm("flags.change_flag")

@@ -20,6 +20,8 @@ HISTORY_MIN = 1
 HISTORY_MAX = 1000
 HISTORY_DEFAULT = 50
 HISTORY_ON_PAGE = HISTORY_DEFAULT
+# The admin's "Revert selected changes" lists every row on its confirmation page.
+REVERT_SELECTED_MAX = 100
 
 # Targeting rules and rollouts.
 NAME_MAX = 100  # a rule's or rollout's name (the variant)

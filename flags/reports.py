@@ -6,14 +6,18 @@ whatever the number of flags.
 """
 
 import datetime as dt
+import json
 from typing import Any
 
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
 from echopilot import mirror
+from flags.engine import Reason
 from flags.exceptions import UnknownFlag
 from flags.models import Flag, FlagChange, FlagUsage
+
+Span = tuple[dt.datetime, dt.datetime, dt.datetime]  # first hour, last hour, last evaluated
 
 
 def usage_days(*, key: str, days: int) -> list[dict[str, Any]]:
@@ -57,18 +61,43 @@ def _iso(when: dt.datetime | None) -> str | None:
     return mirror.now_iso(when) if when else None
 
 
-def _variant_value(flag: Flag, variant: str) -> Any:
-    """Return the value a variant of `flag` serves (the default for unknown ones)."""
-    for rule in flag.rules or []:
-        if rule.get("name") == variant:
-            return rule.get("value")
+# The value of what cannot be pinned down (an ERROR, an ambiguous or unknown variant).
+_UNKNOWN = object()
+
+
+def _variant_values(flag: Flag, variant: str) -> list[Any]:
+    """Return every value variant `variant` of `flag` can name (today's configuration).
+
+    Variants are named by rules, the rollout and "default"; a rule name may
+    equal the rollout's or "default", so a name can stand for several values.
+    """
+    values = [rule.get("value") for rule in flag.rules or [] if rule.get("name") == variant]
     if flag.rollout and flag.rollout.get("name", "rollout") == variant:
-        return flag.rollout.get("value")
-    return flag.value
+        values.append(flag.rollout.get("value"))
+    if variant == "default":
+        values.append(flag.value)
+    return values
+
+
+def _served(flag: Flag, variant: str, reason: str) -> tuple[str, Any]:
+    """Return (identity, value) of what evaluations counted as (variant, reason) served.
+
+    Equal values share an identity (canonical JSON), so a rollout serving the
+    default's value is the same value. An ERROR served the caller's own default,
+    and a name that stands for no value or for several cannot be pinned down:
+    each of those is an identity of its own, never a value.
+    """
+    if reason == Reason.ERROR:
+        return "error", _UNKNOWN
+    values = _variant_values(flag, variant)
+    identities = {json.dumps(v, sort_keys=True) for v in values}
+    if len(identities) != 1:
+        return f"variant:{variant}", _UNKNOWN
+    return identities.pop(), values[0]
 
 
 def stale_flags(*, unused_days: int, static_days: int) -> list[dict[str, Any]]:
-    """Return live flags not evaluated for `unused_days`, or serving one variant to every
+    """Return live flags not evaluated for `unused_days`, or serving one value to every
     evaluation for at least `static_days` (since its last change and first count)."""
     now = timezone.now()
     unused_cutoff = now - dt.timedelta(days=unused_days)
@@ -81,21 +110,19 @@ def stale_flags(*, unused_days: int, static_days: int) -> list[dict[str, Any]]:
         .annotate(ts=Max("ts"))
         .values_list("key", "ts")
     )
-    spans: dict[str, dict[str, tuple[dt.datetime, dt.datetime, dt.datetime]]] = {}
+    spans: dict[str, list[tuple[str, str, Span]]] = {}
     for row in (
         FlagUsage.objects.filter(key__in=keys)
-        .values("key", "variant")
+        .values("key", "variant", "reason")
         .annotate(first=Min("hour"), last=Max("hour"), last_at=Max("last_at"))
     ):
-        spans.setdefault(row["key"], {})[row["variant"]] = (
-            row["first"],
-            row["last"],
-            row["last_at"],
+        spans.setdefault(row["key"], []).append(
+            (row["variant"], row["reason"], (row["first"], row["last"], row["last_at"]))
         )
     result = []
     for flag in flags:
-        variants = spans.get(flag.key, {})
-        last_evaluated = max((v[2] for v in variants.values()), default=None)
+        counted = spans.get(flag.key, [])
+        last_evaluated = max((span[2] for _, _, span in counted), default=None)
         last_change = changed.get(flag.key) or flag.created_at
         entry = {
             "key": flag.key,
@@ -106,10 +133,10 @@ def stale_flags(*, unused_days: int, static_days: int) -> list[dict[str, Any]]:
             since = last_evaluated or flag.created_at
             result.append({**entry, "reason": "unused", "value": flag.value, "since": _iso(since)})
             continue
-        static = _static_since(variants, last_change)
+        static = _static_since(flag, counted, last_change)
         if static is not None and static[1] <= static_cutoff:
-            value = _variant_value(flag, static[0])
-            result.append({**entry, "reason": "static", "value": value, "since": _iso(static[1])})
+            value, since = static
+            result.append({**entry, "reason": "static", "value": value, "since": _iso(since)})
     return [{k: row[k] for k in _ORDER} for row in result]
 
 
@@ -117,14 +144,29 @@ _ORDER = ("key", "reason", "last_evaluated", "value", "since", "last_change")
 
 
 def _static_since(
-    variants: dict[str, tuple[dt.datetime, dt.datetime, dt.datetime]], last_change: dt.datetime
-) -> tuple[str, dt.datetime] | None:
-    """Return (variant, since when it alone has been served), or None if none has."""
-    if not variants:
+    flag: Flag, counted: list[tuple[str, str, Span]], last_change: dt.datetime
+) -> tuple[Any, dt.datetime] | None:
+    """Return (value, since when it alone has been served), or None if no one value has.
+
+    Judged by value, not variant: the variants serving equal values are one.
+    The variant -> value map is today's configuration, which holds since the
+    last change, and `since` is never before that change.
+    """
+    served: dict[str, tuple[Any, dt.datetime, dt.datetime]] = {}  # identity -> value, span
+    for variant, reason, (first, last, _last_at) in counted:
+        identity, value = _served(flag, variant, reason)
+        seen = served.get(identity)
+        if seen is not None:
+            first, last = min(first, seen[1]), max(last, seen[2])
+        served[identity] = (value, first, last)
+    if not served:
         return None
-    latest = max(variants, key=lambda v: variants[v][1])
-    others = [span[1] for v, span in variants.items() if v != latest]
-    # Served alone since the hour after another variant was last counted, its own
+    latest = max(served, key=lambda identity: served[identity][2])
+    value, first, _last = served[latest]
+    if value is _UNKNOWN:
+        return None
+    others = [span[2] for identity, span in served.items() if identity != latest]
+    # Served alone since the hour after another value was last counted, its own
     # first count, and the flag's last change, whichever is latest.
-    since = max([variants[latest][0], last_change, *(o + dt.timedelta(hours=1) for o in others)])
-    return latest, since
+    since = max([first, last_change, *(o + dt.timedelta(hours=1) for o in others)])
+    return value, since

@@ -261,6 +261,12 @@ class ScheduleOutput(serializers.Serializer):
     schedule = ScheduleRowSerializer()
 
 
+class ScheduleCreatedOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    id = serializers.IntegerField(help_text="The new schedule's id (the same as schedule.id).")
+    schedule = ScheduleRowSerializer()
+
+
 class ScheduleQuery(ClosedSerializer):
     key = serializers.CharField(required=False, max_length=HISTORY_KEY_QUERY_MAX)
     state = serializers.ChoiceField(

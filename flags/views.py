@@ -22,6 +22,7 @@ from flags.serializers import (
     HistoryOutput,
     HistoryQuery,
     RevertInput,
+    ScheduleCreatedOutput,
     ScheduleInput,
     ScheduleListOutput,
     ScheduleOutput,
@@ -174,7 +175,7 @@ class FlagScheduleView(ReadOrWriteScope, APIView):
 
     @extend_schema(
         request=ScheduleInput,
-        responses={201: ScheduleOutput, 409: ErrorSerializer, **ERRORS},
+        responses={201: ScheduleCreatedOutput, 409: ErrorSerializer, **ERRORS},
     )
     def post(self, request):
         serializer = ScheduleInput(data=request.data)
@@ -187,7 +188,7 @@ class FlagScheduleView(ReadOrWriteScope, APIView):
             note=data.get("note", ""),
             actor=request.user.actor,
         )
-        return Response({"ok": True, "schedule": row}, status=201)
+        return Response({"ok": True, "id": row["id"], "schedule": row}, status=201)
 
 
 class FlagScheduleCancelView(APIView):

@@ -6,6 +6,8 @@ import re
 import pytest
 from django.utils import formats
 
+from flags import services
+from flags.models import Flag, FlagChange, FlagUsage
 from support.models import Digest, Message
 from tests.console import data
 
@@ -34,3 +36,41 @@ def test_lists_and_detail_pages_use_it(viewer_client):
         page = viewer_client.get(url).content.decode()
         assert "2026-11-27 03:52 UTC" in page, url
         assert not ENGLISH.search(page), (url, ENGLISH.search(page))
+
+
+# The time in any other form: with seconds (03:52:10) or without its zone.
+OTHER_FORMS = re.compile(r"2026-11-27 03:52(?! UTC)")
+
+
+def test_flag_pages_use_it(viewer_client, editor_client):
+    services.flag_set(key="ui.dated", actor="cli", create=True, value=False)
+    services.flag_set(key="ui.dated", actor="cli", value=True)
+    flag = Flag.objects.get(key="ui.dated")
+    Flag.objects.filter(pk=flag.pk).update(updated_at=WHEN, created_at=WHEN)
+    FlagChange.objects.filter(key="ui.dated").update(ts=WHEN)
+    hour = WHEN.replace(minute=0, second=0)
+    FlagUsage.objects.create(
+        key="ui.dated", variant="default", reason="STATIC", hour=hour, count=1, last_at=WHEN
+    )
+    change = FlagChange.objects.filter(key="ui.dated", field="value").get()
+    pages = {
+        "/admin/flags/flag/": ("last change", "last evaluated"),
+        f"/admin/flags/flag/{flag.pk}/change/": ("history table",),
+        "/admin/flags/flagchange/?key=ui.dated": ("history list",),
+    }
+    for url, what in pages.items():
+        page = viewer_client.get(url).content.decode()
+        assert page.count("2026-11-27 03:52 UTC") >= len(what), (url, what)
+        assert not OTHER_FORMS.search(page), (url, OTHER_FORMS.search(page))
+        assert not ENGLISH.search(page), (url, ENGLISH.search(page))
+    confirm = editor_client.get(f"/admin/flags/flagchange/{change.pk}/revert/").content.decode()
+    assert "2026-11-27 03:52 UTC" in confirm and not OTHER_FORMS.search(confirm)
+
+
+def test_the_digest_title_uses_it(viewer_client):
+    digest = data.digests(0)
+    Digest.objects.filter(pk=digest.pk).update(created_at=WHEN)
+    digest.refresh_from_db()
+    assert str(digest) == "Digest 2026-11-27 03:52 UTC: 3 messages, 2 new"
+    page = viewer_client.get(f"/admin/support/digest/{digest.pk}/change/").content.decode()
+    assert "Digest 2026-11-27 03:52 UTC: 3 messages" in page  # the breadcrumb

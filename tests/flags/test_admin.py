@@ -113,14 +113,82 @@ def test_history_changelist_and_revert_action(admin_client):
     flag = Flag.objects.get(key="payments.live")
     admin_client.post(reverse("admin:flags_flag_toggle", args=[flag.pk]))
     change = FlagChange.objects.first()
-    page = admin_client.get(reverse("admin:flags_flagchange_changelist") + "?key=payments.live")
+    changelist = reverse("admin:flags_flagchange_changelist")
+    page = admin_client.get(changelist + "?key=payments.live")
     assert page.status_code == 200 and "admin:alice" in page.content.decode()
-    admin_client.post(
-        reverse("admin:flags_flagchange_changelist"),
-        {"action": "revert_selected", "_selected_action": [change.pk]},
+    # One row selected: the action asks first, on that change's own revert page.
+    asked = admin_client.post(
+        changelist, {"action": "revert_selected", "_selected_action": [change.pk]}
     )
+    revert_url = reverse("admin:flags_flagchange_revert", args=[change.pk])
+    assert (asked.status_code, asked["Location"]) == (302, revert_url)
+    flag.refresh_from_db()
+    assert flag.value is False  # nothing reverted before the confirmation
+    assert FlagChange.objects.filter(key="payments.live").count() == 2
+    admin_client.post(revert_url, {"confirm": "yes"})
     flag.refresh_from_db()
     assert flag.value is True
+    assert FlagChange.objects.first().revert_of_id == change.pk
+
+
+def test_reverting_several_changes_asks_on_a_page_listing_each(admin_client):
+    from flags import services
+
+    services.flag_set(key="payments.live", actor="cli", value=False)
+    services.flag_set(key="ui.new_dashboard", actor="cli", description="Dashboard v2")
+    first, second = FlagChange.objects.order_by("-id")[:2]
+    before = FlagChange.objects.count()
+    changelist = reverse("admin:flags_flagchange_changelist")
+    selected = {"action": "revert_selected", "_selected_action": [first.pk, second.pk]}
+    page = admin_client.post(changelist, selected)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Revert 2 changes?" in body and "Yes, revert these 2 changes" in body
+    # Each change's old -> new, and the form posts the same action back with confirm.
+    assert "payments.live" in body and "ui.new_dashboard" in body and "Dashboard v2" in body
+    assert f'name="_selected_action" value="{first.pk}"' in body
+    assert 'name="confirm" value="yes"' in body
+    assert FlagChange.objects.count() == before  # nothing reverted yet
+    assert Flag.objects.get(key="payments.live").value is False
+
+    done = admin_client.post(changelist, {**selected, "confirm": "yes"}, follow=True)
+    assert "Reverted change" in done.content.decode()
+    assert Flag.objects.get(key="payments.live").value is True
+    assert Flag.objects.get(key="ui.new_dashboard").description != "Dashboard v2"
+    reverts = set(
+        FlagChange.objects.filter(revert_of__isnull=False).values_list("revert_of_id", "actor")
+    )
+    assert reverts == {(first.pk, "admin:alice"), (second.pk, "admin:alice")}
+
+
+def test_reverting_too_many_changes_at_once_is_refused(admin_client, monkeypatch):
+    from flags import admin as flags_admin
+
+    monkeypatch.setattr(flags_admin, "REVERT_SELECTED_MAX", 1)
+    ids = list(FlagChange.objects.values_list("id", flat=True)[:2])
+    before = FlagChange.objects.count()
+    response = admin_client.post(
+        reverse("admin:flags_flagchange_changelist"),
+        {"action": "revert_selected", "_selected_action": ids, "confirm": "yes"},
+        follow=True,
+    )
+    assert "Select at most 1 changes to revert at once." in response.content.decode()
+    assert FlagChange.objects.count() == before
+
+
+def test_the_history_button_shows_the_flags_own_changes(admin_client):
+    from flags import services
+
+    flag = Flag.objects.get(key="payments.live")
+    services.flag_set(key="payments.live", actor="api:ops", description="Payments switch")
+    services.flag_set(key="ui.new_dashboard", actor="api:other", description="Not this one")
+    response = admin_client.get(reverse("admin:flags_flag_history", args=[flag.pk]), follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Payments switch" in page and "api:ops" in page
+    assert "Not this one" not in page and "api:other" not in page
+    shown = {row.pk for row in response.context["cl"].result_list}
+    assert shown == set(FlagChange.objects.filter(key="payments.live").values_list("id", flat=True))
 
 
 @pytest.fixture

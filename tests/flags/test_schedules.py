@@ -32,7 +32,9 @@ def test_schedule_then_apply_once_through_the_service(api, flag, log_dir):
     body = {"key": flag, "at": iso(3600), "change": {"value": True}, "note": "launch"}
     created = api.post("/api/flags/schedule", body, format="json")
     assert created.status_code == 201, created.content
+    assert set(created.json()) == {"ok", "id", "schedule"}
     row = created.json()["schedule"]
+    assert created.json()["id"] == row["id"] == FlagSchedule.objects.get().pk
     assert (row["state"], row["change"], row["note"]) == ("pending", {"value": True}, "launch")
     assert row["created_by"].startswith("api:")
     # Django-Q2 runs it at its time.
@@ -65,6 +67,23 @@ def test_schedule_then_apply_once_through_the_service(api, flag, log_dir):
         "error",
     }
     assert not Schedule.objects.filter(name=f"flags.schedule:{row['id']}").exists()
+
+
+def test_the_schema_documents_the_id_of_a_new_schedule(api):
+    schema = api.get("/api/schema/?format=json").json()
+    post = schema["paths"]["/api/flags/schedule"]["post"]
+    ref = post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
+    created = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert set(created["properties"]) == {"ok", "id", "schedule"}
+    assert set(created["required"]) == {"ok", "id", "schedule"}
+    assert created["properties"]["id"]["type"] == "integer"
+    # Cancelling answers the row alone, as before.
+    cancel = schema["paths"]["/api/flags/schedule/{schedule_id}/cancel"]["post"]
+    ref = cancel["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert set(schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]) == {
+        "ok",
+        "schedule",
+    }
 
 
 def test_the_sweep_applies_what_is_due(flag):

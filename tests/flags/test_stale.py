@@ -23,9 +23,11 @@ def backdate(key, days):
     FlagChange.objects.filter(key=key).update(ts=then)
 
 
-def counted(key, variant, days_ago, n=10):
+def counted(key, variant, days_ago, n=10, reason="X"):
     hour = (timezone.now() - days_ago * DAY).replace(minute=0, second=0, microsecond=0)
-    FlagUsage.objects.create(key=key, variant=variant, reason="X", hour=hour, count=n, last_at=hour)
+    FlagUsage.objects.create(
+        key=key, variant=variant, reason=reason, hour=hour, count=n, last_at=hour
+    )
 
 
 @pytest.fixture
@@ -67,6 +69,50 @@ def test_stale_lists_unused_and_static_flags(api, fleet):
         ("f.never", "unused"),
         ("f.unused", "static"),
     }
+
+
+def test_static_is_judged_by_value_not_variant(api):
+    """Variants that serve the default's value are that one value; others are not."""
+    same = {"percentage": 50, "value": False, "name": "treatment"}
+    other = {"percentage": 50, "value": True, "name": "treatment"}
+    rule = {
+        "name": "staff",
+        "conditions": [{"attribute": "staff", "op": "eq", "value": True}],
+        "value": False,
+    }
+    made = {
+        "v.same_rollout": {"rollout": same},
+        "v.same_rule_and_rollout": {"rollout": same, "rules": [rule]},
+        "v.other_rollout": {"rollout": other},
+        "v.errors": {"rollout": same},
+    }
+    for key, targeting in made.items():
+        services.flag_set(key=key, actor="cli", create=True, value=False, **targeting)
+        backdate(key, 60)
+        for days in (30, 20, 1):
+            counted(key, "default", days, reason="SPLIT")
+            counted(key, "treatment", days, reason="SPLIT")
+    for days in (30, 1):
+        counted("v.same_rule_and_rollout", "staff", days, reason="TARGETING_MATCH")
+    # A failed evaluation served the caller's own default, not the flag's value.
+    counted("v.errors", "default", 3, reason="ERROR")
+
+    found = {
+        f["key"]: f
+        for f in api.get("/api/flags/stale?unused_days=30&static_days=14").json()["flags"]
+    }
+    assert set(found) == {"v.same_rollout", "v.same_rule_and_rollout"}
+    for key in found:
+        assert (found[key]["reason"], found[key]["value"]) == ("static", False), key
+        # Since the last change (60 days ago): the first counts were 30 days ago.
+        since = dt.datetime.fromisoformat(found[key]["since"])
+        assert abs(since - (timezone.now() - 30 * DAY)) < 2 * dt.timedelta(hours=1), key
+    # After a change to a value of its own, the rollout is another value again.
+    services.flag_set(key="v.same_rollout", actor="cli", rollout=other)
+    backdate("v.same_rollout", 20)
+    counted("v.same_rollout", "treatment", 2, reason="SPLIT")
+    again = api.get("/api/flags/stale?unused_days=30&static_days=14").json()["flags"]
+    assert {f["key"] for f in again} == {"v.same_rule_and_rollout"}
 
 
 @pytest.mark.parametrize("query", ["unused_days=0", "static_days=366", "unused_days=x", "nope=1"])

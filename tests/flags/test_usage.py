@@ -3,12 +3,13 @@
 import datetime as dt
 import json
 import os
-import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.utils import timezone
+from prometheus_client.mmap_dict import MmapedDict
 
 import flags
 from flags import services, usage
@@ -139,39 +140,67 @@ def test_usage_endpoint_lists_days_and_variants(api, beta):
 
 
 @pytest.mark.external
-def test_two_gunicorn_workers_add_up_exactly(beta, settings):
-    """Evaluations served by two worker processes; after a clean stop the rows hold them all."""
-    proc, base = spawn_gunicorn(subprocess_env(settings), workers=2)
-    requests = 400
+def per_process(directory, sample: str, **labels: str) -> dict[str, float]:
+    """Read each process's Prometheus counter file: {file name: total of `sample` with `labels`}."""
+    totals = {}
+    for path in directory.glob("counter_*.db"):
+        total = 0.0
+        for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
+            _metric, name, found, _help = json.loads(key)
+            if name == sample and all(found.get(k) == v for k, v in labels.items()):
+                total += value
+        totals[path.name] = total
+    return totals
+
+
+def test_two_gunicorn_workers_add_up_exactly(beta, settings, tmp_path):
+    """Evaluations served by two worker processes; after a clean stop the rows hold them all.
+
+    Each worker's share is read from its own Prometheus file: requests served as
+    they come, evaluations counted when its usage batch is flushed (at exit).
+    """
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    env = subprocess_env(settings, PROMETHEUS_MULTIPROC_DIR=directory)
+    proc, base = spawn_gunicorn(env, workers=2)
+    burst, sent = 100, 0
+
+    def evaluate(i):
+        country = "DE" if i % 4 == 0 else "FR"
+        body = json.dumps({"key": beta, "context": {"country": country}}).encode()
+        request = urllib.request.Request(
+            f"{base}/api/flags/evaluate",
+            data=body,
+            headers={"X-Dash-Key": TEST_KEY, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+
     try:
-
-        def client(n):
-            for i in range(n):
-                country = "DE" if i % 4 == 0 else "FR"
-                body = json.dumps({"key": beta, "context": {"country": country}}).encode()
-                request = urllib.request.Request(
-                    f"{base}/api/flags/evaluate",
-                    data=body,
-                    headers={"X-Dash-Key": TEST_KEY, "Content-Type": "application/json"},
+        # Gunicorn's workers race to accept, so one can take a whole burst: send
+        # bursts until each has served some (bounded).
+        with ThreadPoolExecutor(4) as pool:
+            while sent < 20 * burst:
+                assert list(pool.map(evaluate, range(sent, sent + burst))) == [200] * burst
+                sent += burst
+                served = per_process(
+                    directory, "echopilot_http_requests_total", view="flags-evaluate"
                 )
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    assert response.status == 200
-
-        threads = [threading.Thread(target=client, args=(requests // 4,)) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+                if len([n for n in served.values() if n]) >= 2:
+                    break
         worker_pids = {
             int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == proc.pid
         }
         assert len(worker_pids) == 2
     finally:
         stop(proc)  # SIGTERM: each worker flushes what it still holds at exit
-    counted = rows()
-    assert counted == {
-        (beta, "de", "TARGETING_MATCH"): requests // 4,
-        (beta, "default", "DEFAULT"): requests - requests // 4,
+    shares = per_process(directory, "echopilot_flag_evaluations_total", flag=beta)
+    assert sorted(shares) == sorted(f"counter_{pid}.db" for pid in worker_pids)
+    assert all(shares.values()), shares  # both workers counted some evaluations
+    assert sum(shares.values()) == sent
+    assert rows() == {
+        (beta, "de", "TARGETING_MATCH"): sent // 4,
+        (beta, "default", "DEFAULT"): sent - sent // 4,
     }
 
 
@@ -199,3 +228,18 @@ def test_the_usage_flush_feeds_the_metrics_counter(beta):
     usage.flush(close=True)
     assert sample("TARGETING_MATCH") == before[0] + 3
     assert sample("DEFAULT") == before[1] + 1
+
+
+def test_ofrep_evaluations_are_counted(api, beta):
+    """OFREP's single and bulk evaluations count like the API's, per variant and reason."""
+    usage.reset()
+    url = "/ofrep/v1/evaluate/flags"
+    one = api.post(f"{url}/{beta}", {"context": {"country": "DE"}}, format="json")
+    assert (one.status_code, one.json()["variant"]) == (200, "de")
+    bulk = api.post(url, {"context": {"country": "FR", "targetingKey": "u1"}}, format="json")
+    assert bulk.status_code == 200 and [f["key"] for f in bulk.json()["flags"]] == [beta]
+    missing = api.post(f"{url}/no.such.flag", {"context": {}}, format="json")
+    assert missing.status_code == 404
+    assert FlagUsage.objects.count() == 0  # counted in memory, written by the flush
+    usage.flush(close=True)
+    assert rows() == {(beta, "de", "TARGETING_MATCH"): 1, (beta, "default", "DEFAULT"): 1}

@@ -176,6 +176,10 @@ def test_revert_endpoint(api, seeded):
     row_id = changed.json()["history"][0]["id"]
     reverted = api.post("/api/flags/revert", {"id": row_id}, format="json")
     assert reverted.status_code == 200 and reverted.json()["value"] is True
+    # The history names the row a revert undid; the other rows revert nothing.
+    rows = api.get("/api/flags/history?key=payments.live").json()["history"]
+    assert [(r["id"] == row_id, r["reverts"]) for r in rows[:2]] == [(False, row_id), (True, None)]
+    assert rows[0]["source"] == "api" and (rows[0]["old"], rows[0]["new"]) == (False, True)
     assert api.post("/api/flags/revert", {"id": "1"}, format="json").status_code == 400
     missing = api.post("/api/flags/revert", {"id": 10**9}, format="json")
     assert missing.status_code == 404 and missing.json()["error"] == "unknown_change"
