@@ -1,5 +1,6 @@
 """Make externally supplied text safe to show on one line (alerts, admin, chat messages)."""
 
+import datetime as dt
 import json
 import re
 
@@ -41,3 +42,11 @@ def short_json(value: object, limit: int = 60, *, compact: bool = False) -> str:
     separators = (",", ":") if compact else None
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=separators)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def console_date(when: dt.datetime) -> str:
+    """Return `when` as the console shows every date: `2026-11-27 03:52 UTC`
+    (settings.DATETIME_FORMAT, in UTC whatever the zone `when` carries)."""
+    from django.utils.formats import date_format
+
+    return date_format(when.astimezone(dt.UTC), "DATETIME_FORMAT")

@@ -12,14 +12,12 @@ from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirec
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
-from django.utils.timezone import localtime
 
 from echopilot.admin import ReadOnlyAdmin, reported
 from echopilot.auth import admin_actor
-from echopilot.text import short_json
+from echopilot.text import console_date, short_json
 from flags import reports, services
 from flags.admin_forms import FlagAdminForm, back, post_button, revert_link, try_message
 from flags.limits import (
@@ -32,11 +30,6 @@ from flags.models import Flag, FlagChange, FlagUsage
 
 # Per-request state of the flag list (the stale report), per thread.
 _page = threading.local()
-
-
-def console_date(when: dt.datetime) -> str:
-    """Return `when` in the console's one format, `2026-11-27 03:52 UTC` (settings)."""
-    return date_format(localtime(when), "DATETIME_FORMAT")
 
 
 @admin.register(Flag)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from echopilot.admin import ReadOnlyAdmin, reported
 from echopilot.auth import admin_actor
+from echopilot.text import console_date
 from incidents import clock, selectors, services
 from incidents.messages import duration_text
 from incidents.models import Alert, Incident, ReceivedAlert, Silence
@@ -120,7 +121,7 @@ class IncidentAdmin(ReadOnlyAdmin):
     def opened_display(self, obj):
         return format_html(
             '{}<div class="incident-more">for {}</div>',
-            clock.shown(obj.opened_at),
+            console_date(obj.opened_at),
             duration_text(obj.duration),
         )
 

@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from incidents import clock
+from echopilot.text import console_date
 
 
 class Severity(models.TextChoices):
@@ -207,7 +207,7 @@ class Silence(models.Model):
         indexes = [models.Index(fields=["until"], name="incidents_silence_until")]
 
     def __str__(self) -> str:
-        return f"Silence {self.key} until {clock.shown(self.until)}"
+        return f"Silence {self.key} until {console_date(self.until)}"
 
     def matches(self, key: str) -> bool:
         return key == self.key or key.startswith(self.key + ":")
@@ -302,7 +302,7 @@ class IncidentEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} at {clock.shown(self.at)}"
+        return f"{self.kind} at {console_date(self.at)}"
 
 
 class IncidentNote(models.Model):

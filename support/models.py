@@ -3,7 +3,8 @@
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.formats import date_format
+
+from echopilot.text import console_date
 
 # How many messages one digest lists: the one definition the API, the command,
 # the service and this table's constraint use (the migration spells out 100).
@@ -81,8 +82,7 @@ class Digest(models.Model):
         ]
 
     def __str__(self) -> str:
-        # The console's one date format: 2026-11-27 03:52 UTC (echopilot/formats).
-        when = date_format(timezone.localtime(self.created_at), "DATETIME_FORMAT")
+        when = console_date(self.created_at)
         if not self.ok:
             return f"Digest {when}: {self.error}"
         label = " (dry run)" if self.dry_run else ""

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from echopilot import channels, mirror
+from echopilot.text import console_date
 from incidents import clock, limits, messages, sources
 from incidents.models import SEVERITY_RANK, Alert, Incident, IncidentEvent, Silence
 from incidents.selectors import incident_dict
@@ -324,7 +325,7 @@ def _silence_events(incident: Incident, found: Findings, keys: set[str]) -> None
         silence = next((s for s in found.silences if s.matches(key)), None)
         if silence is None:
             continue
-        text = f"{key} silenced by {silence.created_by} until {clock.shown(silence.until)}"
+        text = f"{key} silenced by {silence.created_by} until {console_date(silence.until)}"
         text += f" ({silence.reason})." if silence.reason else "."
         events.record(incident, IncidentEvent.Kind.SILENCED, text, at=found.now, actor=found.actor)
 
