@@ -132,12 +132,25 @@ PAGE_POLICY = "; ".join(
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
-class SecurityHeaders:
-    """Add `Cache-Control: no-store` under /api/ and /ofrep/, and a Content-Security-Policy.
+# Keyed views outside /api/ and /ofrep/, by URL name (echopilot.urls).
+KEYED_VIEWS = frozenset({"metrics"})
 
-    Keyed answers (flags, incidents, costs) must not be kept by a browser or a
-    shared cache. HTML pages (admin, API docs) get `PAGE_POLICY`, every other
-    response `DATA_POLICY`; a view that sets its own policy keeps it.
+
+def is_keyed(request: HttpRequest) -> bool:
+    """Return whether the request went to a path that takes a key (refusals included)."""
+    if wants_json(request):
+        return True
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.view_name in KEYED_VIEWS
+
+
+class SecurityHeaders:
+    """Add `Cache-Control: no-store` to every keyed answer, and a Content-Security-Policy.
+
+    Keyed answers (flags, incidents, costs, metrics: everything under /api/ and
+    /ofrep/, and /metrics) must not be kept by a browser or a shared cache.
+    HTML pages (admin, API docs) get `PAGE_POLICY`, every other response
+    `DATA_POLICY`; a view that sets its own policy keeps it.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -145,7 +158,7 @@ class SecurityHeaders:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if wants_json(request):
+        if is_keyed(request):  # after the view: the URL is resolved by then
             patch_cache_control(response, no_store=True)
         if "Content-Security-Policy" not in response:
             html = response.get("Content-Type", "").startswith("text/html")

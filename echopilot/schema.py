@@ -12,6 +12,7 @@ from drf_spectacular.plumbing import force_instance
 from rest_framework.request import Request
 
 from echopilot.access import GRANTS, SCOPES
+from echopilot.middleware import MAX_COOKIE_BYTES, MAX_COOKIE_ESCAPES
 
 KEY_HELP = (
     "A `DASHBOARD_KEY` key (scope write) or a stored API key (`manage.py apikeys create`). "
@@ -57,6 +58,25 @@ COMMON_ERRORS = {
     "the API refuses every request.",
 }
 
+# What echopilot.middleware answers before any view, where it answers in JSON
+# (echopilot.errors.wants_json); under /ofrep/ in OFREP's shape (`refuse`).
+JSON_PATHS = ("/api/", "/ofrep/")
+BAD_INPUT = "Malformed JSON or invalid input; `detail` names the field."
+BAD_QUERY = "A query string that is not valid UTF-8 (`invalid`, from ApiRequestGuard)."
+TOO_LARGE = "A body over DATA_UPLOAD_MAX_MEMORY_SIZE (`payload_too_large`, from ApiRequestGuard)."
+COOKIES_TOO_LARGE = (
+    f"Or over {MAX_COOKIE_BYTES:,} bytes of cookies, or over {MAX_COOKIE_ESCAPES} backslashes "
+    "in them: the app's JSON (`cookies_too_large`, from CookieGuard)."
+)
+OFREP_ERROR_SCHEMA = {
+    "type": "object",
+    "description": "OFREP's error format, as the request checks answer under /ofrep/.",
+    "properties": {"errorCode": {"enum": ["GENERAL"]}, "errorDetails": {"type": "string"}},
+    "required": ["errorCode", "errorDetails"],
+}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+OFREP_ERROR_REF = {"$ref": "#/components/schemas/OfrepError"}
+
 SCOPE_TABLE = """
 
 ## Scopes
@@ -74,35 +94,48 @@ Every operation names the scope it needs. A key holds one or more scopes:
 
 
 def add_error_responses(result, generator, request, public):
-    """Document scopes, and the auth, throttling and bad-input errors, on every keyed operation."""
+    """Document scopes, and the auth, throttling, size and bad-input errors, on every operation."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     # `Error` is echopilot.serializers.ErrorSerializer when a view declares it.
     schemas.setdefault("Error", ERROR_SCHEMA)
+    schemas.setdefault("OfrepError", OFREP_ERROR_SCHEMA)
     schemas.setdefault("JsonValue", JSON_VALUE)
     info = result.setdefault("info", {})
     info["description"] = (info.get("description") or "") + SCOPE_TABLE
-    ref = {"$ref": "#/components/schemas/Error"}
     views = operation_views(generator)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            if not any(operation.get("security") or [{}]):
-                continue  # public (health)
-            describe_scope(operation, views.get((path, method)), method)
-            wanted = dict(COMMON_ERRORS)
-            if "requestBody" in operation or operation.get("parameters"):
-                wanted["400"] = "Malformed JSON or invalid input; `detail` names the field."
+            wanted = request_check_errors(path, operation)
+            if any(operation.get("security") or [{}]):  # not public (health)
+                describe_scope(operation, views.get((path, method)), method)
+                wanted.update(COMMON_ERRORS)
+                if "requestBody" in operation or operation.get("parameters"):
+                    wanted["400"] = " ".join(filter(None, [BAD_INPUT, wanted.get("400")]))
+            responses = operation["responses"]
             for status, description in wanted.items():
-                operation["responses"].setdefault(
-                    status,
-                    {"description": description, "content": {"application/json": {"schema": ref}}},
-                )
+                # The request checks answer in OFREP's shape under /ofrep/, auth in ours.
+                schema = error_ref(path) if status in ("400", "413") else ERROR_REF
+                content = {"application/json": {"schema": schema}}
+                responses.setdefault(status, {"description": description, "content": content})
     add_server_limits(result)
     add_links(result)
     no_nul_in_bodies(result)
     require_bodies(result)
     return result
+
+
+def error_ref(path: str) -> dict[str, str]:
+    """The schema of the request checks' refusals on `path` (OFREP's shape under /ofrep/)."""
+    return OFREP_ERROR_REF if path.startswith("/ofrep/") else ERROR_REF
+
+
+def request_check_errors(path: str, operation: dict[str, Any]) -> dict[str, str]:
+    """Return the statuses `ApiRequestGuard` may answer on an operation, before any view."""
+    if not path.startswith(JSON_PATHS):
+        return {}
+    return {"400": BAD_QUERY, **({"413": TOO_LARGE} if "requestBody" in operation else {})}
 
 
 # OpenAPI links (schemathesis' stateful phase follows them): source operation,
@@ -223,15 +256,20 @@ SERVER_LIMITS = {
 
 
 def add_server_limits(result: dict[str, Any]) -> None:
-    """Document gunicorn's own answers to an over-long request line or headers everywhere."""
-    html = {"text/html": {"schema": {"type": "string"}}}
-    for operations in result.get("paths", {}).values():
+    """Document gunicorn's 414 and 431 (HTML) everywhere, and the JSON 431 of JSON_PATHS."""
+    for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
-            if isinstance(operation, dict) and "responses" in operation:
-                for status, description in SERVER_LIMITS.items():
-                    operation["responses"].setdefault(
-                        status, {"description": description, "content": html}
-                    )
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, description in SERVER_LIMITS.items():
+                html = {"text/html": {"schema": {"type": "string"}}}  # one per operation
+                responses.setdefault(status, {"description": description, "content": html})
+            if path.startswith(JSON_PATHS):
+                cookies = responses["431"]
+                if "application/json" not in cookies.setdefault("content", {}):
+                    cookies["description"] += " " + COOKIES_TOO_LARGE
+                    cookies["content"]["application/json"] = {"schema": error_ref(path)}
 
 
 def operation_views(generator: Any) -> dict[tuple[str, str], Any]:
@@ -298,7 +336,9 @@ def describe_scope(operation: dict[str, Any], view: Any, method: str) -> None:
 #   empty value where the serializer takes it as "not given");
 # - `style={"openapi": {...}}` on any field merges a hand-written constraint
 #   (an enum the service checks, a pattern) into its schema (None removes a key);
-# - every operation documents gunicorn's own 414 and 431 (HTML).
+# - every operation documents gunicorn's 414 and 431 (HTML); under /api/ and /ofrep/
+#   the middleware's JSON 431, 400 and (with a body) 413; `too_large` on a request
+#   serializer adds the service's own reason for a 413.
 #
 # New endpoints come out exact when they follow that: input serializers that
 # subclass StrictSerializer with the real bounds (min_value, max_length,
@@ -391,6 +431,18 @@ class AutoSchema(_AutoSchema):
                 # The view reads `request.data or {}`: any falsy JSON is no body.
                 result = {"anyOf": [result, {"enum": FALSY}], "nullable": True}
         return result
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation: dict[str, Any] | None = super().get_operation(*args, **kwargs)
+        # A body the service refuses (413) though it fits the upload limit. Only asked
+        # where there is a body: elsewhere drf-spectacular would guess a serializer.
+        body = operation and "requestBody" in operation and self.get_request_serializer()
+        reason = getattr(force_instance(body), "too_large", None)
+        if operation and reason:
+            content = {"application/json": {"schema": error_ref(self.path)}}
+            too_large = {"description": f"{reason}. {TOO_LARGE}", "content": content}
+            operation["responses"].setdefault("413", too_large)
+        return operation
 
     def _get_parameters(self) -> list[dict[str, Any]]:
         parameters: list[dict[str, Any]] = super()._get_parameters()

@@ -10,6 +10,23 @@ from echopilot import access, metrics, mirror, schedules
 from echopilot.models import OutboxEntry
 from tests.conftest import TEST_KEY, read_ndjson
 
+# Fixtures of other apps' tests, imported to be used here (F401), and taken as
+# arguments by the tests below (F811).
+# ruff: noqa: F811
+from tests.incidents.conftest import (  # noqa: F401 - loopback Slack, webhook, SMTP
+    channel_config,
+    clock,
+    committed,
+    hook,
+    no_costs,
+    signals,
+    slack,
+    smtp,
+    three_channels,
+)
+from tests.support.conftest import digest, dovecot, mailbox  # noqa: F401 - fixtures
+from tests.support.dovecot import make_message
+
 committing = pytest.mark.django_db(transaction=True)
 
 
@@ -20,6 +37,7 @@ def scrape(**headers) -> dict[tuple[str, tuple], float]:
     )
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert "no-store" in response["Cache-Control"]  # a keyed answer (issue 19)
     samples = {}
     for family in text_string_to_metric_families(response.content.decode()):
         for s in family.samples:
@@ -228,3 +246,85 @@ def test_the_last_success_survives_a_restart_through_the_run_ledger():
     key = "echopilot_task_last_success_timestamp_seconds"
     assert samples[(key, (("task", "demo.ledger_ok"),))] == at.timestamp()
     assert (key, (("task", "demo.ledger_failed"),)) not in samples
+
+
+def alert_counts() -> dict[tuple[str, str], float]:
+    return {
+        (channel, outcome): value("echopilot_alerts_total", channel=channel, outcome=outcome)
+        for channel in ("chat", "hooks", "oncall")
+        for outcome in ("sent", "failed")
+    }
+
+
+@pytest.mark.django_db
+def test_each_alert_delivery_attempt_is_counted_by_channel_and_outcome(
+    three_channels, signals, clock, committed, no_costs
+):
+    from incidents import services
+
+    chat, webhook, mail = three_channels
+    webhook.answer(("500",))  # the webhook fails once, then accepts
+    before = alert_counts()
+    signals.slo()
+    with committed():
+        assert services.scan(actor="schedule")["delivered"] == 2
+    clock.advance(minutes=5)
+    with committed():
+        assert services.scan(actor="schedule")["delivered"] == 1
+    assert [r["answer"] for r in webhook.requests] == ["500", "ok"]
+    assert len(chat.requests) == len(mail.raw) == 1
+    added = {pair: n - before[pair] for pair, n in alert_counts().items()}
+    assert added == {
+        ("chat", "sent"): 1,
+        ("chat", "failed"): 0,
+        ("hooks", "sent"): 1,
+        ("hooks", "failed"): 1,
+        ("oncall", "sent"): 1,
+        ("oncall", "failed"): 0,
+    }
+    assert scrape()[("echopilot_alerts_total", (("channel", "hooks"), ("outcome", "failed")))] >= 1
+
+
+def digest_counts() -> tuple[float, float]:
+    name = "echopilot_support_digest_messages_total"
+    return value(name, kind="new"), value(name, kind="urgent")
+
+
+@pytest.mark.django_db
+def test_a_support_digest_counts_its_new_and_urgent_messages(mailbox, digest, settings):
+    settings.SUPPORT_URGENT_KEYWORDS = ["down"]
+    mailbox.deliver(
+        [
+            make_message(subject="Site down since 9"),
+            make_message(subject="Question about pricing"),
+            make_message(subject="API down again"),
+        ]
+    )
+    new, urgent = digest_counts()
+    result = digest()
+    assert (result.count, result.new_count, result.urgent_count) == (3, 3, 2)
+    assert digest_counts() == (new + 3, urgent + 2)
+    again = digest()  # the same unread mail: none of it new, two still urgent
+    assert (again.new_count, again.urgent_count) == (0, 2)
+    assert digest_counts() == (new + 3, urgent + 4)
+
+
+@pytest.mark.django_db
+def test_a_dry_run_digest_counts_its_urgent_samples_and_nothing_new(digest, settings):
+    settings.SUPPORT_URGENT_KEYWORDS = ["down"]  # one sample: "Dashboard down since 09:00"
+    new, urgent = digest_counts()
+    result = digest(dry_run=True)
+    assert result.dry_run and (result.new_count, result.urgent_count) == (0, 1)
+    assert digest_counts() == (new, urgent + 1)
+
+
+@pytest.mark.django_db
+def test_a_digest_rolled_back_is_not_counted(settings):
+    from support.services import run_digest
+
+    settings.SUPPORT_URGENT_KEYWORDS = ["down"]  # the dry run reports one urgent sample
+    new, urgent = digest_counts()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        run_digest(actor="cli", dry_run=True)
+        raise RuntimeError("rolled back")
+    assert digest_counts() == (new, urgent)

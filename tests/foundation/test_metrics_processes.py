@@ -1,6 +1,7 @@
 """Metrics across real processes: two gunicorn workers and a qcluster add up in
 one scrape (prometheus_client multiprocess mode), and promtool accepts it."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -93,8 +94,12 @@ def test_two_workers_and_a_qcluster_add_up_in_one_scrape(gunicorn_server, settin
     per_process = [n for n in ping_counts_per_process(directory).values() if n]
     assert len(per_process) == 2 and sum(per_process) == requests
 
-    if shutil.which("promtool"):
-        check = subprocess.run(
-            ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
-        )
-        assert check.returncode == 0, check.stdout + check.stderr
+    # Last, so a machine without promtool still ran everything above.
+    if not shutil.which("promtool"):
+        if os.environ.get("CI") == "true":  # .ci/run: a missing tool fails, never skips
+            pytest.fail("promtool is missing (Debian package prometheus)")
+        pytest.skip("promtool is not installed (Debian package prometheus): scrape unchecked")
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert check.returncode == 0, check.stdout + check.stderr

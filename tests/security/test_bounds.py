@@ -5,7 +5,9 @@ import os
 import pytest
 
 from incidents import sources
+from incidents.alertmanager import MAX_ALERTS
 from incidents.models import ReceivedAlert
+from incidents.serializers import AlertmanagerWebhookSerializer
 from tests.incidents.test_views import am_payload
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +90,23 @@ def test_1000_alerts_are_the_most_accepted(api):
     )
     response = api.post("/api/incidents/alertmanager", many_alerts(1000), format="json")
     assert response.status_code == 200 and response.json()["stored"] == 1000
+
+
+def test_the_schema_states_the_1000_alert_cap_and_its_413(api):
+    schema = api.get("/api/schema/?format=json").json()
+    body = schema["components"]["schemas"]["AlertmanagerWebhook"]
+    assert body["properties"]["alerts"]["maxItems"] == MAX_ALERTS == 1000
+    refused = schema["paths"]["/api/incidents/alertmanager"]["post"]["responses"]["413"]
+    assert "1,000 alerts" in refused["description"]
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in refused["description"]
+    assert refused["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    # The serializer only describes: the receiver still answers 413, not a 400 for maxItems.
+    serializer = AlertmanagerWebhookSerializer(data=many_alerts(MAX_ALERTS + 1))
+    assert not serializer.is_valid() and "1000" in str(serializer.errors["alerts"])
+    response = api.post("/api/incidents/alertmanager", many_alerts(MAX_ALERTS + 1), format="json")
+    assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
 
 
 def test_long_label_and_annotation_values_are_cut_to_1_kib(api):

@@ -45,6 +45,29 @@ def test_pages_get_a_plain_html_431():
 
 
 @pytest.mark.django_db
+def test_the_schema_documents_both_431_answers_where_the_app_answers_in_json(api):
+    schema = api.get("/api/schema/?format=json").json()
+    cookies = Client(HTTP_COOKIE="c=" + "x" * (MAX_COOKIE_BYTES + 1))
+    checked = 0
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            content = operation["responses"]["431"]["content"]
+            response = cookies.generic(method.upper(), re.sub(r"\{[^}]+\}", "1", path))
+            assert response.status_code == 431, (method, path)
+            kind = response["Content-Type"].split(";")[0]
+            assert kind in content, (method, path, kind)  # what the app answers is documented
+            assert "text/html" in content  # gunicorn's own page, anywhere
+            if path.startswith(("/api/", "/ofrep/")):
+                name = "OfrepError" if path.startswith("/ofrep/") else "Error"
+                ref = {"$ref": f"#/components/schemas/{name}"}
+                assert content["application/json"]["schema"] == ref, (method, path)
+                checked += 1
+            else:  # /metrics: the guard answers its HTML page there
+                assert list(content) == ["text/html"] and kind == "text/html", (method, path)
+    assert checked >= 30
+
+
+@pytest.mark.django_db
 def test_cookies_up_to_the_limit_pass():
     cookie = "c=" + "x" * (MAX_COOKIE_BYTES - 2)
     assert len(cookie) == MAX_COOKIE_BYTES

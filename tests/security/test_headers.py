@@ -34,6 +34,18 @@ def test_refusals_are_not_stored_either(anon):
     assert response.status_code == 401 and "no-store" in response["Cache-Control"]
 
 
+def test_metrics_answers_are_never_stored(api, anon, settings):
+    # /metrics takes a key but lies outside /api/: its scrapes and refusals alike.
+    scrape = api.get("/metrics")
+    refused = anon.get("/metrics")
+    settings.METRICS_ENABLED = False
+    off = api.get("/metrics")
+    assert [r.status_code for r in (scrape, refused, off)] == [200, 401, 404]
+    for response in (scrape, refused, off):
+        assert "no-store" in response["Cache-Control"]
+    assert "Cache-Control" not in anon.get("/metrics/nowhere")  # not a keyed answer
+
+
 def test_ofrep_responses_are_never_stored(api):
     response = api.post("/ofrep/v1/evaluate/flags", {}, format="json")
     assert "no-store" in response["Cache-Control"]

@@ -1,4 +1,8 @@
-"""No forged lines: control characters in external names never reach an alert."""
+"""No forged lines: control characters in external names never reach an alert, in any
+channel (Telegram, Slack, the signed webhook, e-mail)."""
+
+import json
+import re
 
 import pytest
 
@@ -47,12 +51,50 @@ def test_an_alertname_with_newlines_arrives_on_telegram_as_one_line(
         services.scan(actor="schedule")
 
     assert len(bot.texts) == 1
-    lines = bot.texts[0].splitlines()
-    forged_line = [line for line in lines if "HighErrorRate" in line]
-    assert forged_line == [
-        "• Production alert: HighErrorRate ✅ Resolved: EchoPilot Incident #1 Lasted 1m."
-    ]
-    assert not any(line.startswith("✅") for line in lines)
+    assert_one_forged_line(bot.texts[0])
+
+
+FORGED_LINE = "• Production alert: HighErrorRate ✅ Resolved: EchoPilot Incident #1 Lasted 1m."
+
+
+def assert_one_forged_line(text: str) -> None:
+    """The forged name is one line of `text`, and no line of its own starts a fake alert."""
+    lines = text.splitlines()
+    assert [line.strip() for line in lines if "HighErrorRate" in line] == [FORGED_LINE]
+    assert not any(line.lstrip().startswith(("✅", "Lasted")) for line in lines)
+
+
+def strings(value) -> list[str]:
+    """Every string anywhere in a JSON document, keys included."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [k, *strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_an_alertname_with_newlines_arrives_on_slack_the_webhook_and_email_as_one_line(
+    api, three_channels, signals, clock, no_costs, committed
+):
+    slack, hook, smtp = three_channels
+    response = api.post("/api/incidents/alertmanager", am_payload(name=FORGED), format="json")
+    assert response.status_code == 200
+    with committed():
+        assert services.scan(actor="schedule")["delivered"] == 3
+
+    assert_one_forged_line(slack.json()["text"])
+
+    body = json.loads(hook.requests[0]["raw"])
+    assert FORGED_LINE.removeprefix("• ") in body["incident"]["details"]
+    forged = [s for s in strings(body) if "HighErrorRate" in s]
+    assert len(forged) == 2  # the detail and the issue key
+    assert not [s for s in strings(body) if "\n" in s or "\r" in s or "\u2028" in s]
+
+    mail = smtp.messages[0]
+    assert "\n" not in mail["Subject"] and "HighErrorRate" not in mail["Subject"]
+    assert_one_forged_line(mail.get_body(("plain",)).get_content())
+    page = mail.get_body(("html",)).get_content()
+    assert_one_forged_line(re.search(r"<pre[^>]*>(.*)</pre>", page, re.S).group(1))
 
 
 def test_production_alert_names_and_sentinel_types_lose_their_newlines(
