@@ -91,3 +91,8 @@ def test_make_run_serves_and_stops_with_make(tmp_path, sig):
             pass
         output = make.communicate(timeout=10)[0]
         print(output[-3000:])
+    # The key written to .env never reaches the output (often a log).
+    written = (copy / ".env").read_text()
+    key = next(line for line in written.splitlines() if line.startswith("DASHBOARD_KEY="))
+    assert len(key) > 30 and key.split("=", 1)[1] not in output
+    assert "curl -H" in output
