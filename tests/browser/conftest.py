@@ -130,7 +130,6 @@ def viewer(live_server):
 def login(browser, console_url) -> Callable:
     """Return `login(user, password=PASSWORD)`: sign in through the admin login form."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     def do_login(user, password: str = PASSWORD) -> None:
@@ -139,7 +138,11 @@ def login(browser, console_url) -> Callable:
         browser.find_element(By.NAME, "username").send_keys(user.get_username())
         browser.find_element(By.NAME, "password").send_keys(password)
         browser.find_element(By.CSS_SELECTOR, "form#login-form [type=submit]").click()
-        WebDriverWait(browser, 15).until(ec.url_matches(r"/admin/(?!login)"))
+        # Signed in once the admin's user tools show on a page other than the
+        # login page (`?next=/admin/` alone must not count: the URL matches early).
+        WebDriverWait(browser, 15).until(
+            lambda d: "/admin/login/" not in d.current_url and d.find_elements(By.ID, "user-tools")
+        )
 
     return do_login
 

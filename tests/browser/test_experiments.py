@@ -2,6 +2,8 @@
 a viewer is offered no action."""
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 from experiments import selectors, services
 from experiments.assignment import assign_variant
@@ -30,7 +32,9 @@ def test_editor_opens_an_experiment_and_reads_its_verdict(
     login(editor)
     browser.get(f"{console_url}/admin/experiments/experiment/")
     browser.find_element(By.LINK_TEXT, "checkout").click()
-    assert f"/admin/experiments/experiment/{exp.pk}/change/" in browser.current_url
+    WebDriverWait(browser, 15).until(
+        ec.url_contains(f"/admin/experiments/experiment/{exp.pk}/change/")
+    )
     verdict = browser.find_element(By.ID, "verdict").text
     assert verdict == want
     assert verdict.startswith("B is ahead of A by +") and "always-valid 95% CI" in verdict
