@@ -128,6 +128,7 @@ def test_timeseries_is_cumulative_per_utc_day(shop, api, monkeypatch):
         (n0, x0), (n1, x1) = want["A"], want["B"]
         a, b = point["variants"]
         assert (a["users"], a["converters"], b["users"], b["converters"]) == (n0, x0, n1, x1)
+        assert abs(a["rate"] - x0 / n0) < TOL and abs(b["rate"] - x1 / n1) < TOL
         assert abs(b["uplift_abs"] - (x1 / n1 - x0 / n0)) < TOL
         lo, hi = ref_seq_ci(x1, n1, x0, n0, 800, 1, 1, 2, 2)
         assert (
