@@ -81,11 +81,25 @@ def wait_for_port(port: int, timeout: float = 30.0, proc=None) -> None:
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
 
 
+def run_limits() -> list[str]:
+    """The gunicorn request-line and header limits `make run` passes (bin/run)."""
+    text = (ROOT / "bin" / "run").read_text()
+    flags = re.findall(r"(--limit-request-[a-z_]+) (\d+)", text)
+    assert {f for f, _ in flags} == {
+        "--limit-request-fields",
+        "--limit-request-field_size",
+        "--limit-request-line",
+    }, flags
+    return [part for pair in flags for part in pair]
+
+
 def spawn_gunicorn(env: dict, workers: int = 2) -> tuple[subprocess.Popen, str]:
-    """Start the app under gunicorn (sync workers) on loopback; return (process, URL)."""
+    """Start the app under gunicorn (sync workers) on loopback with `make run`'s
+    request limits (the ones the OpenAPI schema documents); return (process, URL)."""
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "echopilot.wsgi", "-b", f"127.0.0.1:{port}"]
     command += ["-w", str(workers), "--log-level", "warning", "--no-control-socket"]
+    command += run_limits()
     proc = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         wait_for_port(port, proc=proc)

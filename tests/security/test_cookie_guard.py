@@ -3,8 +3,6 @@
 import json
 import re
 import socket
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -13,8 +11,8 @@ from django.test import Client
 
 from echopilot import security
 from echopilot.middleware import MAX_COOKIE_BYTES
-from tests.conftest import ROOT, subprocess_env
-from tests.processes import free_port, stop, wait_for_port
+from tests.conftest import subprocess_env
+from tests.processes import spawn_gunicorn, stop
 
 # What the attack sends: backslashes make http.cookies' unquoting quadratic.
 HOSTILE = 'a="' + "\\" * 8000 + '"'
@@ -138,28 +136,12 @@ def get_health(base: str, timeout: float) -> bytes:
         return b"".join(iter(lambda: sock.recv(65536), b""))
 
 
-def run_limits() -> list[str]:
-    """The gunicorn header limits `make run` passes (bin/run)."""
-    text = (ROOT / "bin" / "run").read_text()
-    flags = re.findall(r"(--limit-request-[a-z_]+) (\d+)", text)
-    assert {f for f, _ in flags} == {
-        "--limit-request-fields",
-        "--limit-request-field_size",
-        "--limit-request-line",
-    }
-    return [part for pair in flags for part in pair]
-
-
 @pytest.fixture
 def served(transactional_db, settings):
     """The app under gunicorn -w 2 with bin/run's header limits; yield its base URL."""
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "echopilot.wsgi", "-b", f"127.0.0.1:{port}"]
-    command += ["-w", "2", "--log-level", "warning", "--no-control-socket", *run_limits()]
-    proc = subprocess.Popen(command, cwd=ROOT, env=subprocess_env(settings))
+    proc, url = spawn_gunicorn(subprocess_env(settings), workers=2)
     try:
-        wait_for_port(port, proc=proc)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         stop(proc)
 
