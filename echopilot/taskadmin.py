@@ -10,7 +10,10 @@ action checks no permission at all. Here:
   schedule does), and only a task whose function is in the registry, with no
   arguments, is re-run; re-running a failed task also needs `delete_failure`,
   since its failure record is removed;
-- queued tasks are read-only (deleting needs `delete_ormq`).
+- queued tasks are read-only (deleting needs `delete_ormq`);
+- a task's result (an exception text and traceback, or a return value) is shown
+  with every configured secret masked (`echopilot.secrets.redact`), on the list
+  and on the task's page: viewers may open these pages.
 """
 
 from typing import Any
@@ -19,11 +22,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.defaultfilters import truncatechars
 from django_q import admin as q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success, Task
 from django_q.tasks import async_task
 
 from echopilot import schedules
+from echopilot.secrets import redact
 
 
 def registered_funcs() -> dict[str, str]:
@@ -107,11 +112,27 @@ def resubmit_failure(model_admin, request, queryset):
     resubmit(model_admin, request, queryset)
 
 
-class SuccessAdmin(ResubmitMixin, q_admin.TaskAdmin):
+class RedactedResultMixin:
+    """Show a task's result with secrets masked, in place of the raw field."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        names = super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        return ["result_redacted" if name == "result" else name for name in names]
+
+    @admin.display(description="Result")
+    def result_redacted(self, obj: Task) -> str:
+        return redact(str(obj.result if obj.result is not None else ""))
+
+    @admin.display(description="Short result")
+    def short_result(self, obj: Task) -> str:
+        return truncatechars(self.result_redacted(obj), 100)
+
+
+class SuccessAdmin(RedactedResultMixin, ResubmitMixin, q_admin.TaskAdmin):
     actions = [resubmit_success]
 
 
-class FailureAdmin(ResubmitMixin, q_admin.FailAdmin):
+class FailureAdmin(RedactedResultMixin, ResubmitMixin, q_admin.FailAdmin):
     actions = [resubmit_failure]
 
     def has_resubmit_permission(self, request: HttpRequest) -> bool:

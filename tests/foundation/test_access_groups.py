@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_q.models import Failure, OrmQ, Schedule, Task
 
 from echopilot.access.groups import EDITOR_PERMISSIONS, EDITORS, VIEWERS, sync_groups
+from tests.conftest import TEST_KEY
 
 
 def codenames(group_name: str) -> set[str]:
@@ -107,6 +108,13 @@ def test_a_viewer_opens_failed_tasks_but_cannot_rerun_them_or_schedule_work(db):
     assert page.status_code == 200 and "ValueError: boom" in page.content.decode()
     listing = client.get("/admin/django_q/failure/")
     assert listing.status_code == 200 and 'name="action"' not in listing.content.decode()
+    # A secret a task's error happened to carry is masked on the list and the page.
+    Task.objects.filter(pk=failed.pk).update(
+        result=f"ValueError: login failed for token {TEST_KEY}\nTraceback ..."
+    )
+    for url in (link, "/admin/django_q/failure/"):
+        body = client.get(url).content.decode()
+        assert "ValueError: login failed for token ***" in body and TEST_KEY not in body
     assert client.get("/admin/django_q/schedule/").status_code == 200
 
     before = list(Schedule.objects.values_list("id", "func", "next_run"))
