@@ -228,3 +228,21 @@ class SilentServer:
 
     def close(self):
         self.sock.close()
+
+
+def counts_per_process(directory: Path, sample: str, **labels: str) -> dict[str, float]:
+    """Read each process's Prometheus counter file (multiprocess mode) under
+    `directory`: {file name: total of `sample` over the series with `labels`}."""
+    import json
+
+    from prometheus_client.mmap_dict import MmapedDict
+
+    totals = {}
+    for path in directory.glob("counter_*.db"):
+        total = 0.0
+        for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
+            _metric, name, found, _help = json.loads(key)
+            if name == sample and all(found.get(k) == v for k, v in labels.items()):
+                total += value
+        totals[path.name] = total
+    return totals

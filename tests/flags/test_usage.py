@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.utils import timezone
-from prometheus_client.mmap_dict import MmapedDict
 
 import flags
 from flags import services, usage
 from flags.limits import USAGE_FLUSH_EVALUATIONS
 from flags.models import FlagUsage
 from tests.conftest import TEST_KEY, spawn_gunicorn, stop, subprocess_env
+from tests.processes import counts_per_process
 
 
 def rows():
@@ -140,19 +140,6 @@ def test_usage_endpoint_lists_days_and_variants(api, beta):
 
 
 @pytest.mark.external
-def per_process(directory, sample: str, **labels: str) -> dict[str, float]:
-    """Read each process's Prometheus counter file: {file name: total of `sample` with `labels`}."""
-    totals = {}
-    for path in directory.glob("counter_*.db"):
-        total = 0.0
-        for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
-            _metric, name, found, _help = json.loads(key)
-            if name == sample and all(found.get(k) == v for k, v in labels.items()):
-                total += value
-        totals[path.name] = total
-    return totals
-
-
 def test_two_gunicorn_workers_add_up_exactly(beta, settings, tmp_path):
     """Evaluations served by two worker processes; after a clean stop the rows hold them all.
 
@@ -183,7 +170,7 @@ def test_two_gunicorn_workers_add_up_exactly(beta, settings, tmp_path):
             while sent < 20 * burst:
                 assert list(pool.map(evaluate, range(sent, sent + burst))) == [200] * burst
                 sent += burst
-                served = per_process(
+                served = counts_per_process(
                     directory, "echopilot_http_requests_total", view="flags-evaluate"
                 )
                 if len([n for n in served.values() if n]) >= 2:
@@ -194,7 +181,7 @@ def test_two_gunicorn_workers_add_up_exactly(beta, settings, tmp_path):
         assert len(worker_pids) == 2
     finally:
         stop(proc)  # SIGTERM: each worker flushes what it still holds at exit
-    shares = per_process(directory, "echopilot_flag_evaluations_total", flag=beta)
+    shares = counts_per_process(directory, "echopilot_flag_evaluations_total", flag=beta)
     assert sorted(shares) == sorted(f"counter_{pid}.db" for pid in worker_pids)
     assert all(shares.values()), shares  # both workers counted some evaluations
     assert sum(shares.values()) == sent

@@ -319,12 +319,17 @@ def test_a_dry_run_digest_counts_its_urgent_samples_and_nothing_new(digest, sett
 
 
 @pytest.mark.django_db
-def test_a_digest_rolled_back_is_not_counted(settings):
+def test_a_digest_rolled_back_is_not_counted(settings, django_capture_on_commit_callbacks):
     from support.services import run_digest
 
     settings.SUPPORT_URGENT_KEYWORDS = ["down"]  # the dry run reports one urgent sample
     new, urgent = digest_counts()
-    with pytest.raises(RuntimeError), transaction.atomic():
-        run_digest(actor="cli", dry_run=True)
-        raise RuntimeError("rolled back")
+    # The test's own transaction never commits: run what would run at commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            run_digest(actor="cli", dry_run=True)
+            raise RuntimeError("rolled back")
     assert digest_counts() == (new, urgent)
+    with django_capture_on_commit_callbacks(execute=True):  # the same digest, committed
+        run_digest(actor="cli", dry_run=True)
+    assert digest_counts() == (new, urgent + 1)

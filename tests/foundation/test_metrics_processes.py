@@ -11,11 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, TEST_KEY, subprocess_env
-from tests.processes import stop
+from tests.processes import counts_per_process, stop
 
 PING = ("method", "GET"), ("status", "200"), ("view", "ping")
 
@@ -35,15 +34,10 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
 
 
 def ping_counts_per_process(directory: Path) -> dict[str, float]:
-    """Read each process's counter file: {file name: GET /api/ping 200 count}."""
-    counts = {}
-    for path in directory.glob("counter_*.db"):
-        total = 0.0
-        for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
-            if '"echopilot_http_requests_total"' in key and '"ping"' in key and '"200"' in key:
-                total += value
-        counts[path.name] = total
-    return counts
+    """{counter file: GET /api/ping 200 count} of each process."""
+    return counts_per_process(
+        directory, "echopilot_http_requests_total", view="ping", method="GET", status="200"
+    )
 
 
 @pytest.mark.external
