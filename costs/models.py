@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
+from echopilot.text import console_date
+
 
 class CostReport(models.Model):
     """One computed cost report: headline figures as columns, the full report as JSON."""
@@ -51,7 +53,7 @@ class CostReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.total_monthly_usd:.2f} {self.currency}"
+        return f"{console_date(self.created_at)} {self.total_monthly_usd:.2f} {self.currency}"
 
 
 class BandwidthCounter(models.Model):

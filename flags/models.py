@@ -6,6 +6,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from echopilot.text import console_date
 from flags.limits import (
     ACTOR_MAX_LENGTH,
     FIELD_MAX_LENGTH,
@@ -256,7 +257,7 @@ class FlagSchedule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.key} at {self.at:%Y-%m-%d %H:%M} UTC"
+        return f"#{self.pk} {self.key} at {console_date(self.at)}"
 
 
 class FlagUsage(models.Model):

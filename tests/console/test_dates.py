@@ -74,3 +74,17 @@ def test_the_digest_title_uses_it(viewer_client):
     assert str(digest) == "Digest 2026-11-27 03:52 UTC: 3 messages, 2 new"
     page = viewer_client.get(f"/admin/support/digest/{digest.pk}/change/").content.decode()
     assert "Digest 2026-11-27 03:52 UTC: 3 messages" in page  # the breadcrumb
+
+
+def test_schedule_and_cost_report_titles_use_it():
+    from zoneinfo import ZoneInfo
+
+    from costs.models import CostReport
+    from flags.models import FlagSchedule
+
+    berlin = WHEN.astimezone(ZoneInfo("Europe/Berlin"))  # 04:52 there: shown in UTC
+    assert (
+        str(FlagSchedule(pk=7, key="ui.dated", at=berlin)) == "#7 ui.dated at 2026-11-27 03:52 UTC"
+    )
+    report = CostReport(created_at=WHEN, total_monthly_usd=1.5, currency="USD")
+    assert str(report) == "2026-11-27 03:52 UTC 1.50 USD"
