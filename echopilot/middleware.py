@@ -104,9 +104,14 @@ class CookieGuard:
             detail = f"The cookies hold over {MAX_COOKIE_ESCAPES} backslash escapes."
         if detail:
             if wants_json(request):
-                return refuse(request, "cookies_too_large", detail, 431)
-            html = COOKIE_REFUSAL_HTML.format(limit=MAX_COOKIE_BYTES)
-            return HttpResponse(html, status=431, content_type="text/html; charset=utf-8")
+                refusal: HttpResponse = refuse(request, "cookies_too_large", detail, 431)
+            else:
+                html = COOKIE_REFUSAL_HTML.format(limit=MAX_COOKIE_BYTES)
+                refusal = HttpResponse(html, status=431, content_type="text/html; charset=utf-8")
+            # First in MIDDLEWARE, so SecurityHeaders never sees this answer.
+            patch_cache_control(refusal, no_store=True)
+            add_policy(refusal)
+            return refusal
         return self.get_response(request)
 
 
@@ -160,7 +165,12 @@ class SecurityHeaders:
         response = self.get_response(request)
         if is_keyed(request):  # after the view: the URL is resolved by then
             patch_cache_control(response, no_store=True)
-        if "Content-Security-Policy" not in response:
-            html = response.get("Content-Type", "").startswith("text/html")
-            response["Content-Security-Policy"] = PAGE_POLICY if html else DATA_POLICY
+        add_policy(response)
         return response
+
+
+def add_policy(response: HttpResponse) -> None:
+    """Give `response` the Content-Security-Policy of its kind, unless it has one."""
+    if "Content-Security-Policy" not in response:
+        html = response.get("Content-Type", "").startswith("text/html")
+        response["Content-Security-Policy"] = PAGE_POLICY if html else DATA_POLICY

@@ -10,7 +10,7 @@ from django.core.checks import run_checks
 from django.test import Client
 
 from echopilot import security
-from echopilot.middleware import MAX_COOKIE_BYTES
+from echopilot.middleware import DATA_POLICY, MAX_COOKIE_BYTES, PAGE_POLICY
 from tests.conftest import subprocess_env
 from tests.processes import spawn_gunicorn, stop
 
@@ -25,6 +25,9 @@ def test_over_8_kb_of_cookies_is_refused_with_431_in_the_api_format():
     body = response.json()
     assert body["ok"] is False and body["error"] == "cookies_too_large"
     assert str(MAX_COOKIE_BYTES) in body["detail"]
+    # First in the chain, the refusal still carries the keyed answers' headers.
+    assert "no-store" in response["Cache-Control"]
+    assert response["Content-Security-Policy"] == DATA_POLICY
 
 
 def test_ofrep_refusal_uses_ofrep_shape():
@@ -40,6 +43,7 @@ def test_pages_get_a_plain_html_431():
     assert response.status_code == 431
     assert response["Content-Type"].startswith("text/html")
     assert b"cookies" in response.content
+    assert response["Content-Security-Policy"] == PAGE_POLICY
 
 
 @pytest.mark.django_db
