@@ -387,7 +387,7 @@ class FlagChangeAdmin(ReadOnlyAdmin):
 
     def revert_view(self, request, object_id):
         """GET: the change a revert undoes (old -> new) and a confirm button; POST: revert."""
-        if not request.user.has_perm("flags.change_flag"):
+        if not self.has_revert_permission(request):
             raise PermissionDenied
         try:
             change_id = int(object_id)
@@ -405,9 +405,7 @@ class FlagChangeAdmin(ReadOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": f"Revert change {row.pk} of {row.key}?",
-            "row": row,
-            "old": json.dumps(row.old, indent=2, ensure_ascii=False),
-            "new": json.dumps(row.new, indent=2, ensure_ascii=False),
+            **shown_change(row),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/flags/revert_confirm.html", context)
@@ -439,14 +437,7 @@ class FlagChangeAdmin(ReadOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": f"Revert {len(rows)} changes?",
-            "rows": [
-                {
-                    "row": row,
-                    "old": json.dumps(row.old, indent=2, ensure_ascii=False),
-                    "new": json.dumps(row.new, indent=2, ensure_ascii=False),
-                }
-                for row in rows
-            ],
+            "rows": [shown_change(row) for row in rows],
             "action": "revert_selected",
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "opts": self.model._meta,
@@ -455,6 +446,15 @@ class FlagChangeAdmin(ReadOnlyAdmin):
 
     def has_revert_permission(self, request):
         return request.user.has_perm("flags.change_flag")
+
+
+def shown_change(row: FlagChange) -> dict:
+    """A history row as a revert confirmation shows it: the row, old and new as JSON."""
+    return {
+        "row": row,
+        "old": json.dumps(row.old, indent=2, ensure_ascii=False),
+        "new": json.dumps(row.new, indent=2, ensure_ascii=False),
+    }
 
 
 from flags import admin_lifecycle  # noqa: E402, F401 - schedules and segments
