@@ -72,6 +72,18 @@ def log_dir() -> Path:
 
 def encode_line(record: dict[str, Any]) -> bytes:
     """Return the record as one JSON line: `type`, `ts_iso`, a new `line_id`, secrets masked."""
+    return (redact(_json_line(record)) + "\n").encode()
+
+
+def encode_lines(records: list[dict[str, Any]]) -> bytes:
+    """Return the records as JSON lines (as `encode_line`), masked in one pass: a
+    secret holds no line break, so masking the joined text masks each line."""
+    if not records:
+        return b""
+    return (redact("\n".join(_json_line(r) for r in records)) + "\n").encode()
+
+
+def _json_line(record: dict[str, Any]) -> str:
     if "type" not in record:
         raise ValueError("a mirrored record needs a 'type'")
     line = {
@@ -80,7 +92,7 @@ def encode_line(record: dict[str, Any]) -> bytes:
         "line_id": uuid.uuid4().hex,
     }
     line.update((k, v) for k, v in record.items() if k not in line)
-    return (redact(dumps(line, cls=JSONEncoder)) + "\n").encode()
+    return dumps(line, cls=JSONEncoder)
 
 
 def _stream_file(stream: str) -> str:
@@ -155,7 +167,7 @@ def append(stream: str, record: dict[str, Any], *, using: str = "default") -> No
 
 def append_many(stream: str, records: list[dict[str, Any]], *, using: str = "default") -> None:
     """Mirror several records as one outbox entry and one locked write (bulk inserts)."""
-    data = b"".join(encode_line(r) for r in records)
+    data = encode_lines(records)
     if data:
         _enqueue(_stream_file(stream), data, len(records), using)
 

@@ -45,14 +45,21 @@ def rows_source(
 ) -> tuple[str, list[Any]]:
     """Return what a multi-row INSERT inserts: the SQL after the column list, and its parameters.
 
-    PostgreSQL: one array per column, `SELECT * FROM unnest(...)`: a statement
-    with thousands of placeholders costs more to prepare on the client than
-    to run. SQLite: `VALUES (...), (...)`.
+    PostgreSQL: the rows as one JSON text, read with `json_populate_recordset`
+    into the table's own row type (so each value takes its column's type): a
+    statement with thousands of placeholders costs more to prepare on the
+    client than to run, and so does quoting one array per column (psycopg
+    quotes each element in Python; `json.dumps` is C). SQLite: `VALUES (...), (...)`.
     """
     if connection.vendor == "postgresql":
-        types = [model._meta.get_field(n).db_type(connection) for n in names]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        return f"SELECT * FROM unnest({arrays})", [list(col) for col in zip(*rows, strict=True)]
+        qn = connection.ops.quote_name
+        cols = [_column(model, n) for n in names]
+        payload = json.dumps([dict(zip(cols, row, strict=True)) for row in rows], default=str)
+        record = f"NULL::{qn(model._meta.db_table)}"
+        return (
+            f"SELECT {', '.join(qn(c) for c in cols)} FROM json_populate_recordset({record}, %s)",
+            [payload],
+        )
     placeholder = "(" + ", ".join(["%s"] * len(names)) + ")"
     return f"VALUES {', '.join([placeholder] * len(rows))}", [p for row in rows for p in row]
 

@@ -165,3 +165,28 @@ def test_concurrent_ingestion_from_four_processes_equals_a_recount(gunicorn_serv
         counts = [(v["users"], v["converters"]) for v in before["variants"]]
         assert counts == [(v["users"], v["converters"]) for v in after["variants"]]
         assert sum(n for n, _ in counts) == Exposure.objects.filter(experiment__key=key).count()
+
+
+@pytest.mark.django_db
+def test_any_user_id_and_value_round_trips_through_the_bulk_insert(make_exp):
+    """Quotes, backslashes, commas, braces, SQL and non-ASCII user ids, a 200-character
+    id, and values of every sign are stored exactly as sent (the bulk statements pass
+    rows as JSON on PostgreSQL, as placeholders on SQLite)."""
+    from experiments.models import Event, Exposure, UserEvent
+
+    make_exp("odd_users")
+    users = ['a"b', "c\\d", "e,f", "{g}", "h'); DROP TABLE x;--", "é😀中", " x ", "u" * 200]
+    values = [0.5, -1e-9, 1e12, None, 0.0, 3.25, -7.0, 42.0]
+    batch = [
+        {"event": "conversion", "user": u, "exp": "odd_users", "value": v}
+        for u, v in zip(users, values, strict=True)
+    ]
+    logged = services.log_events(events=batch, actor="test")
+    assert logged["stored"] == len(users) and logged["exposures_recorded"] == len(users)
+    stored = dict(Event.objects.filter(experiment__key="odd_users").values_list("user", "value"))
+    assert stored == dict(zip(users, values, strict=True))
+    exposed = set(
+        Exposure.objects.filter(experiment__key="odd_users").values_list("user", flat=True)
+    )
+    assert exposed == set(users)
+    assert set(UserEvent.objects.values_list("user", flat=True)) >= set(users)

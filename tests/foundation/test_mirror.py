@@ -75,6 +75,18 @@ def test_every_line_has_its_own_line_id(log_dir):
 
 
 @committing
+def test_secrets_are_masked_in_every_line_of_a_batch(log_dir):
+    """A batch is masked in one pass over its joined lines: still every line, every time."""
+    from tests.conftest import TEST_KEY
+
+    records = [{"type": "t", "n": i, "note": f"{TEST_KEY}/{TEST_KEY}"} for i in range(3)]
+    mirror.append_many("things", [{"type": "t", "n": -1}, *records])
+    text = (log_dir / "things.ndjson").read_text()
+    assert TEST_KEY not in text
+    assert [r.get("note") for r in lines(log_dir / "things.ndjson")] == [None] + ["***/***"] * 3
+
+
+@committing
 def test_a_batch_is_one_outbox_entry_and_written_entries_are_gone(log_dir):
     with transaction.atomic():
         mirror.append_many("things", [{"type": "t", "n": i} for i in range(500)])
