@@ -158,46 +158,27 @@ def timeline(incident: Incident) -> list[dict[str, Any]]:
     Opened, every alert per channel (delivery state, attempts), escalations,
     silences applied, acknowledgement, notes, reopenings and resolution.
     """
-    entries: list[dict[str, Any]] = [
-        {
-            "at": incident.opened_at,
-            "kind": "opened",
-            "text": f"Opened by {incident.opened_by}.",
-            "actor": incident.opened_by,
-        }
+
+    def entry(at: Any, kind: str, text: str, actor: str) -> dict[str, Any]:
+        return {"at": at, "kind": kind, "text": text, "actor": actor}
+
+    entries = [
+        entry(incident.opened_at, "opened", f"Opened by {incident.opened_by}.", incident.opened_by)
     ]
     kinds = set()
     for event in IncidentEvent.objects.filter(incident=incident).exclude(kind="opened"):
         kinds.add(event.kind)
-        entries.append(
-            {"at": event.at, "kind": event.kind, "text": event.text, "actor": event.actor}
-        )
+        entries.append(entry(event.at, event.kind, event.text, event.actor))
     # Incidents from before the timeline existed: their own fields tell the rest.
-    if "acknowledged" not in kinds and incident.acknowledged_at:
-        by = incident.acknowledged_by
-        entries.append(
-            {
-                "at": incident.acknowledged_at,
-                "kind": "acknowledged",
-                "text": f"Acknowledged by {by}.",
-                "actor": by,
-            }
-        )
-    if "resolved" not in kinds and incident.resolved_at:
-        by = incident.resolved_by
-        entries.append(
-            {
-                "at": incident.resolved_at,
-                "kind": "resolved",
-                "text": f"Resolved by {by}.",
-                "actor": by,
-            }
-        )
+    for kind, at, by in (
+        ("acknowledged", incident.acknowledged_at, incident.acknowledged_by),
+        ("resolved", incident.resolved_at, incident.resolved_by),
+    ):
+        if kind not in kinds and at:
+            entries.append(entry(at, kind, f"{kind.capitalize()} by {by}.", by))
     entries += _alert_entries(incident)
     for note in IncidentNote.objects.filter(incident=incident):
-        entries.append(
-            {"at": note.created_at, "kind": "note", "text": note.text, "actor": note.author}
-        )
+        entries.append(entry(note.created_at, "note", note.text, note.author))
     order = {"opened": 0, "alert": 2, "note": 3}
     return sorted(entries, key=lambda e: (e["at"], order.get(e["kind"], 1)))
 

@@ -19,13 +19,40 @@ CHAT_ID = "-1001234567"
 START = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
 
 
-class FakeBotApi:
-    """Records sendMessage requests and answers each from a script (default 200)."""
+class ScriptedServer:
+    """A loopback HTTP server on its own thread that answers from a script (default ok)."""
 
     def __init__(self):
         self.requests: list[dict] = []
         self.script: list[tuple] = []
         self.lock = threading.Lock()
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> str:
+        """Start serving with `handler`; return the base URL."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        # A short poll interval: shutdown() waits up to one interval (0.5 s by default).
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def answer(self, *actions: tuple) -> None:
+        """Queue answers for the next requests: ("ok",), ("429", 1), ("500",), ("slow", 2)."""
+        with self.lock:
+            self.script.extend(actions)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeBotApi(ScriptedServer):
+    """Records sendMessage requests and answers each from a script (default 200)."""
+
+    def __init__(self):
+        super().__init__()
         self.next_message_id = 100
         api = self
 
@@ -80,27 +107,11 @@ class FakeBotApi:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # A short poll interval: shutdown() waits up to one interval (0.5 s by default).
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def answer(self, *actions: tuple) -> None:
-        """Queue answers for the next requests: ("ok",), ("429", 1), ("500",), ("slow", 2)."""
-        with self.lock:
-            self.script.extend(actions)
+        self.base = self._serve(Handler)
 
     @property
     def texts(self) -> list[str]:
         return [r["body"]["text"] for r in self.requests]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -212,7 +223,19 @@ def committed(django_capture_on_commit_callbacks):
     return block
 
 
-class Receiver:
+@pytest.fixture
+def scan(committed):
+    """Run one scan as the schedule does, its transactions committed (NDJSON written)."""
+    from incidents import services
+
+    def run():
+        with committed():
+            return services.scan(actor="schedule")
+
+    return run
+
+
+class Receiver(ScriptedServer):
     """A loopback HTTP receiver (Slack or a webhook) answering from a script (default 200).
 
     Answers: ("ok",), ("500",), ("302",) a redirect, ("429", seconds) with Retry-After,
@@ -220,9 +243,7 @@ class Receiver:
     """
 
     def __init__(self):
-        self.requests: list[dict] = []
-        self.script: list[tuple] = []
-        self.lock = threading.Lock()
+        super().__init__()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -264,17 +285,7 @@ class Receiver:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def answer(self, *actions: tuple) -> None:
-        with self.lock:
-            self.script.extend(actions)
+        self.url = self._serve(Handler) + "/hook"
 
     @property
     def accepted(self) -> list[dict]:
@@ -282,10 +293,6 @@ class Receiver:
 
     def json(self, n: int = -1) -> dict:
         return json.loads(self.requests[n]["raw"])
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -18,15 +18,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_costs")]
 
 
 @pytest.fixture
-def scan(committed):
-    def run():
-        with committed():
-            return services.scan(actor="schedule")
-
-    return run
-
-
-@pytest.fixture
 def call():
     def run(*args):
         out, err = StringIO(), StringIO()

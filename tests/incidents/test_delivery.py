@@ -16,17 +16,6 @@ from tests.incidents.conftest import BOT_TOKEN, CHAT_ID
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_costs")]
 
 
-@pytest.fixture
-def scan(committed):
-    """Run one scan as the schedule does, its transactions committed (NDJSON written)."""
-
-    def run():
-        with committed():
-            return services.scan(actor="schedule")
-
-    return run
-
-
 def test_500_leaves_alert_pending_and_next_scan_delivers_it_once(scan, bot, signals, clock):
     bot.answer(("500",))
     signals.slo()

@@ -16,15 +16,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_costs")]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "incidents.md"
 
 
-@pytest.fixture
-def scan(committed):
-    def run():
-        with committed():
-            return services.scan(actor="schedule")
-
-    return run
-
-
 def flap(scan, signals, clock, *, down=5, up=5):
     """Recover, then the SLO breach comes back `up` minutes later."""
     signals.healthy()
