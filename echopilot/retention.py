@@ -8,7 +8,7 @@ The core owns the mechanism; each app registers its kinds in its
         setting="RETENTION_COST_REPORT_DAYS",
         default_days=730,
         queryset=lambda cutoff: CostReport.objects.filter(created_at__lt=cutoff),
-        oldest=lambda: first_value(CostReport.objects.order_by("created_at"), "created_at"),
+        oldest=earliest(CostReport, "created_at"),
     )
 
 `queryset(cutoff)` returns the rows past retention (the cutoff is now minus
@@ -84,6 +84,18 @@ def cutoff_of(kind: Kind, now: dt.datetime | None = None) -> dt.datetime:
 def first_value(qs: QuerySet[Any], name: str) -> Any:
     """Return `name` of the first row of the ordered `qs`, or None (for `oldest`)."""
     return qs.values_list(name, flat=True).first()
+
+
+def earliest(model: type[models.Model], name: str) -> Callable[[], dt.datetime | None]:
+    """Return an `oldest` that reads the smallest `name` of `model`'s rows (None: no rows)."""
+    return lambda: as_moment(model._default_manager.aggregate(m=models.Min(name))["m"])
+
+
+def as_moment(value: dt.date | None) -> dt.datetime | None:
+    """Return a stored time as an aware datetime: a DATE column's day at 00:00 UTC."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
 
 
 @dataclass
@@ -188,7 +200,7 @@ def _register_core() -> None:
         setting="RETENTION_TASK_DAYS",
         default_days=35,
         queryset=lambda cutoff: Task.objects.filter(stopped__lt=cutoff),
-        oldest=lambda: Task.objects.aggregate(m=models.Min("stopped"))["m"],
+        oldest=earliest(Task, "stopped"),
         description="Django-Q2 task results (successes and failures), by when they stopped",
     )
     register(
@@ -196,7 +208,7 @@ def _register_core() -> None:
         setting="RETENTION_TASK_DAYS",
         default_days=35,
         queryset=lambda cutoff: ScheduleRun.objects.filter(last_started_at__lt=cutoff),
-        oldest=lambda: ScheduleRun.objects.aggregate(m=models.Min("last_started_at"))["m"],
+        oldest=earliest(ScheduleRun, "last_started_at"),
         description="the run ledger row of a schedule that has not started since",
     )
 

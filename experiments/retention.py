@@ -9,7 +9,7 @@ results answer from the per-day aggregates the experiments app keeps.
 
 import datetime as dt
 
-from echopilot.retention import first_value, register
+from echopilot.retention import as_moment, first_value, register
 from experiments.models import Event, Experiment, Exposure, Status, UserEvent
 
 
@@ -46,7 +46,7 @@ def _oldest_user_event() -> dt.datetime | None:
     # first_day has no index; ids grow with ingestion, so the first row is (nearly) the
     # oldest: a recount renumbers one experiment's rows.
     day = first_value(UserEvent.objects.order_by("pk"), "first_day")
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else None
+    return as_moment(day)
 
 
 register(

@@ -10,9 +10,9 @@ flag: the history row it wrote names it as the actor (`schedule:<id>`), and
 the schedule is what says who asked for the change. Pending ones never go.
 """
 
-from django.db.models import Min, Q
+from django.db.models import Q
 
-from echopilot.retention import register
+from echopilot.retention import earliest, register
 from flags.models import Flag, FlagChange, FlagSchedule, FlagUsage, ScheduleState
 
 
@@ -29,7 +29,7 @@ register(
     setting="RETENTION_DELETED_FLAG_HISTORY_DAYS",
     default_days=365,
     queryset=_deleted_flag_history,
-    oldest=lambda: FlagChange.objects.aggregate(m=Min("ts"))["m"],
+    oldest=earliest(FlagChange, "ts"),
     description="change history of flags that no longer exist (never of existing flags)",
 )
 
@@ -39,7 +39,7 @@ register(
     setting="RETENTION_FLAG_USAGE_DAYS",
     default_days=400,
     queryset=lambda cutoff: FlagUsage.objects.filter(hour__lt=cutoff),
-    oldest=lambda: FlagUsage.objects.aggregate(m=Min("hour"))["m"],
+    oldest=earliest(FlagUsage, "hour"),
     description="hourly evaluation counts of flags (usage, stale flags)",
 )
 
@@ -57,6 +57,6 @@ register(
     setting="RETENTION_FLAG_SCHEDULE_DAYS",
     default_days=365,
     queryset=_finished_schedules,
-    oldest=lambda: FlagSchedule.objects.aggregate(m=Min("created_at"))["m"],
+    oldest=earliest(FlagSchedule, "created_at"),
     description="cancelled and failed scheduled changes (applied ones are the flag's history)",
 )

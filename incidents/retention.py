@@ -6,9 +6,7 @@ fields); so are the alerts, timeline entries and notes of incidents not
 resolved, whatever their age.
 """
 
-from django.db.models import Min
-
-from echopilot.retention import register
+from echopilot.retention import earliest, register
 from incidents.models import Alert, Incident, IncidentEvent, IncidentNote, ReceivedAlert
 
 
@@ -21,7 +19,7 @@ register(
     setting="RETENTION_INCIDENT_ALERT_DAYS",
     default_days=365,
     queryset=lambda cutoff: Alert.objects.filter(**_of_resolved_before(cutoff)),
-    oldest=lambda: Alert.objects.aggregate(m=Min("created_at"))["m"],
+    oldest=earliest(Alert, "created_at"),
     description="alert messages of incidents, by when their incident was resolved",
 )
 register(
@@ -30,7 +28,7 @@ register(
     default_days=365,
     # Only alerts that ended: one still firing (no end) always counts.
     queryset=lambda cutoff: ReceivedAlert.objects.filter(ends_at__lt=cutoff),
-    oldest=lambda: ReceivedAlert.objects.aggregate(m=Min("received_at"))["m"],
+    oldest=earliest(ReceivedAlert, "received_at"),
     description="Alertmanager alerts received, by when they ended",
 )
 register(
@@ -38,7 +36,7 @@ register(
     setting="RETENTION_INCIDENT_ALERT_DAYS",
     default_days=365,
     queryset=lambda cutoff: IncidentEvent.objects.filter(**_of_resolved_before(cutoff)),
-    oldest=lambda: IncidentEvent.objects.aggregate(m=Min("at"))["m"],
+    oldest=earliest(IncidentEvent, "at"),
     description="timeline entries (escalations, silences, reopenings...) of resolved incidents",
 )
 register(
@@ -46,6 +44,6 @@ register(
     setting="RETENTION_INCIDENT_ALERT_DAYS",
     default_days=365,
     queryset=lambda cutoff: IncidentNote.objects.filter(**_of_resolved_before(cutoff)),
-    oldest=lambda: IncidentNote.objects.aggregate(m=Min("created_at"))["m"],
+    oldest=earliest(IncidentNote, "created_at"),
     description="notes on incidents, by when their incident was resolved",
 )

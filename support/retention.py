@@ -1,8 +1,6 @@
 """What the support digest keeps: digests and the messages they listed, 180 days."""
 
-from django.db.models import Min
-
-from echopilot.retention import register
+from echopilot.retention import earliest, register
 from support.models import Digest, Message
 
 register(
@@ -10,7 +8,7 @@ register(
     setting="RETENTION_DIGEST_DAYS",
     default_days=180,
     queryset=lambda cutoff: Digest.objects.filter(created_at__lt=cutoff),
-    oldest=lambda: Digest.objects.aggregate(m=Min("created_at"))["m"],
+    oldest=earliest(Digest, "created_at"),
     # Each digest takes its list (up to 100 items) with it: smaller batches.
     batch=100,
     description="digest runs and their lists, by when they ran",
@@ -21,6 +19,6 @@ register(
     default_days=180,
     # A message no digest listed since the cutoff: every list it was on goes too.
     queryset=lambda cutoff: Message.objects.filter(last_seen__lt=cutoff),
-    oldest=lambda: Message.objects.aggregate(m=Min("last_seen"))["m"],
+    oldest=earliest(Message, "last_seen"),
     description="support messages, by the last digest that listed them",
 )
