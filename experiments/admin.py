@@ -13,6 +13,7 @@ from echopilot.auth import admin_actor
 from echopilot.exceptions import ServiceError
 from experiments import charts, selectors, services
 from experiments.models import Experiment, ExposureDay, Status
+from experiments.verdict import chance
 
 
 class ExperimentForm(forms.ModelForm):
@@ -285,12 +286,6 @@ def chart(variants: list[dict]) -> dict:
     }
 
 
-def _chance(p: float | None) -> str:
-    if p is None:
-        return "—"
-    return "> 99.9%" if p > 0.999 else "< 0.1%" if p < 0.001 else f"{p:.1%}"
-
-
 def _pct(x: float | None, fmt: str = ".2%") -> str:
     return "—" if x is None else format(x, fmt)
 
@@ -319,7 +314,7 @@ def display_rows(data: dict) -> list[dict]:
                 "uplift_rel": _pct(v["uplift_rel"], "+.1%"),
                 "uplift_rel_ci": _interval(v["uplift_rel_ci"], "+.1%"),
                 "p_value": "—" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}"),
-                "prob": _chance(v["prob_beat_control"]),
+                "prob": "—" if v["prob_beat_control"] is None else chance(v["prob_beat_control"]),
                 "mean_value": "—" if v["mean_value"] is None else f"{v['mean_value']:.4g}",
                 "value_uplift_ci": _interval(v["value_uplift_ci"], ".4g"),
                 "significant": v[

@@ -10,17 +10,12 @@ results answer from the per-day aggregates the experiments app keeps.
 import datetime as dt
 
 from echopilot.retention import as_moment, first_value, register
-from experiments.models import Event, Experiment, Exposure, Status, UserEvent
-
-
-def _stopped_field() -> str:
-    """When the stop happened: `stopped_at` if the model has it, else the last change."""
-    names = {f.name for f in Experiment._meta.get_fields()}
-    return "stopped_at" if "stopped_at" in names else "updated_at"
+from experiments.models import Event, Exposure, Status, UserEvent
 
 
 def _stopped_before(cutoff) -> dict:
-    return {"experiment__status": Status.STOPPED, f"experiment__{_stopped_field()}__lt": cutoff}
+    # A stopped experiment changes no more: its last change is its stop.
+    return {"experiment__status": Status.STOPPED, "experiment__updated_at__lt": cutoff}
 
 
 register(
@@ -29,7 +24,7 @@ register(
     default_days=365,
     queryset=lambda cutoff: Exposure.objects.filter(**_stopped_before(cutoff)),
     # created_at has no index; ids grow with it, so the first row is the oldest.
-    oldest=lambda: Exposure.objects.order_by("pk").values_list("created_at", flat=True).first(),
+    oldest=lambda: first_value(Exposure.objects.order_by("pk"), "created_at"),
     description="raw exposures of experiments stopped before the cutoff",
 )
 register(
@@ -37,7 +32,7 @@ register(
     setting="RETENTION_EXPERIMENT_DATA_DAYS",
     default_days=365,
     queryset=lambda cutoff: Event.objects.filter(**_stopped_before(cutoff)),
-    oldest=lambda: Event.objects.order_by("pk").values_list("created_at", flat=True).first(),
+    oldest=lambda: first_value(Event.objects.order_by("pk"), "created_at"),
     description="raw events of experiments stopped before the cutoff",
 )
 
@@ -45,8 +40,7 @@ register(
 def _oldest_user_event() -> dt.datetime | None:
     # first_day has no index; ids grow with ingestion, so the first row is (nearly) the
     # oldest: a recount renumbers one experiment's rows.
-    day = first_value(UserEvent.objects.order_by("pk"), "first_day")
-    return as_moment(day)
+    return as_moment(first_value(UserEvent.objects.order_by("pk"), "first_day"))
 
 
 register(

@@ -398,9 +398,10 @@ def check_days(days: object) -> int:
     return days
 
 
-def _point(exp: Experiment, users: Mapping[str, int], conv: Mapping[str, int]) -> list[dict]:
+def _point(
+    exp: Experiment, how: list[Comparison], users: Mapping[str, int], conv: Mapping[str, int]
+) -> list[dict]:
     """Return one day's cumulative figures per variant (control first)."""
-    how = _comparisons(exp)
     n0 = users[exp.variants[0]]
     x0 = min(conv[exp.variants[0]], n0)
     out = []
@@ -455,11 +456,15 @@ def timeseries(
                 totals[kind][variant] = totals[kind].get(variant, 0) + n
     first = min(changes, default=today + timedelta(days=1))
     day = max(start, first)
+    how = _comparisons(exp)
     while day <= today:
         for kind, variant, n in changes.get(day, []):
             totals[kind][variant] = totals[kind].get(variant, 0) + n
         points.append(
-            {"date": day.isoformat(), "variants": _point(exp, totals["users"], totals["conv"])}
+            {
+                "date": day.isoformat(),
+                "variants": _point(exp, how, totals["users"], totals["conv"]),
+            }
         )
         day += timedelta(days=1)
     return {"experiment": exp.key, "event": event, "analysis": exp.analysis, "days": points}

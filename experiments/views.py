@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from echopilot.errors import flatten
 from echopilot.exceptions import Invalid
+from echopilot.parsers import text_problem
 from echopilot.schema import NO_NUL, SOME_TEXT
 from echopilot.serializers import ErrorSerializer
 from experiments import selectors, services
@@ -156,13 +157,7 @@ _TEXT_LIMITS = {"event": EVENT_MAX, "user": USER_MAX, "exp": KEY_MAX, "variant":
 
 def _plain_text(value: object, limit: int) -> bool:
     """Return whether `value` is text EventInSerializer accepts unchanged."""
-    if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")  # an unpaired surrogate cannot be encoded
-    except UnicodeEncodeError:
-        return False
-    return True
+    return isinstance(value, str) and 0 < len(value) <= limit and text_problem(value) is None
 
 
 def _clean_event(item: dict):
