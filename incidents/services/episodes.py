@@ -7,7 +7,7 @@ from django.db import transaction
 
 from echopilot import channels, mirror
 from incidents import clock, messages
-from incidents.models import Alert, Incident, IncidentEvent, IncidentNote, Severity
+from incidents.models import Alert, Delivery, Incident, IncidentEvent, IncidentNote, Severity
 from incidents.selectors import incident_dict, note_dict
 from incidents.services import events
 from incidents.services.common import STREAM, IncidentConflict, IncidentNotFound, NoteInvalid
@@ -34,15 +34,15 @@ def queue_alert(
     dry_run: bool,
     now: dt.datetime,
     targets: list[str] | None = None,
+    conf: channels.Config | None = None,
 ) -> Alert:
     """Store an alert for `incident` with one delivery per target channel.
 
     Without targets (no channel configured, or none routed) it is a dry run.
+    `conf` is the channel configuration the caller already read (a scan's).
     """
-    from incidents.models import Delivery
-
-    conf = channels.configured()
-    names = [n for n in (targets or []) if n in conf] if not dry_run else []
+    conf = conf or channels.load()
+    names = [n for n in (targets or []) if n in conf.channels] if not dry_run else []
     alert = Alert.objects.create(
         incident=incident,
         kind=kind,
@@ -51,17 +51,19 @@ def queue_alert(
         created_at=now,
         next_attempt_at=now,
     )
-    for name in names:
-        Delivery.objects.create(
+    Delivery.objects.bulk_create(
+        Delivery(
             alert=alert,
             channel=name,
-            channel_type=conf[name].type,
+            channel_type=conf.channels[name].type,
             created_at=now,
             next_attempt_at=now,
         )
+        for name in names
+    )
     alert.payload = {
         "kind": WEBHOOK_KINDS.get(Alert.Kind(kind), kind),
-        "incident": incident_dict(incident, alerts=True),
+        "incident": incident_dict(incident, alerts=True, conf=conf),
     }
     alert.save(update_fields=["payload"])
     mirror.append(

@@ -256,7 +256,13 @@ def _queue_routed(incident: Incident, found: Findings, kind: str, text: str) -> 
         incident, found.conf, severity=found.severity, keys=found.loud, now=found.now
     )
     alert = queue_alert(
-        incident, kind=kind, text=text, dry_run=found.dry_run, now=found.now, targets=targets
+        incident,
+        kind=kind,
+        text=text,
+        dry_run=found.dry_run,
+        now=found.now,
+        targets=targets,
+        conf=found.conf,
     )
     routing.mark(incident, fired=fresh, told=targets)
     for tier_id, tier in fresh:
@@ -295,6 +301,7 @@ def _escalate(incident: Incident, found: Findings) -> Alert | None:
         dry_run=found.dry_run,
         now=found.now,
         targets=names,
+        conf=found.conf,
     )
 
 
