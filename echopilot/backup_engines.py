@@ -21,6 +21,7 @@ from typing import Any
 from django.db import connection, connections, transaction
 
 from echopilot.exceptions import UpstreamFailure
+from echopilot.files import create_private
 from echopilot.secrets import redact
 
 SQLITE_TIMEOUT = 60.0
@@ -67,8 +68,7 @@ def sqlite_copy(source: str | Path, target: str | Path) -> None:
 
 def sqlite_dump(target: Path) -> dict[str, int]:
     """Snapshot the configured SQLite database into `target`; return its row counts."""
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    os.close(fd)
+    create_private(target)  # in a fresh temporary directory: never there yet
     sqlite_copy(connection.settings_dict["NAME"], target)
     # A self-contained file: no WAL beside it inside the archive.
     db = sqlite3.connect(str(target))
@@ -96,8 +96,7 @@ def sqlite_restore(source: Path) -> dict[str, int]:
     """Replace the configured SQLite database's content with `source`; return its counts."""
     connections.close_all()
     name = connection.settings_dict["NAME"]
-    if not Path(name).exists():
-        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    create_private(Path(name))
     sqlite_copy(source, name)
     return sqlite_counts(Path(name))
 
