@@ -397,13 +397,9 @@ def prune_tasks(*, now: dt.datetime | None = None) -> int:
     `manage.py prune` (daily) does the same for every kind; this keeps the
     compute figure's input bounded even where that schedule is not set up.
     """
-    from django_q.models import Task
-
     from echopilot import retention
 
-    cutoff = retention.cutoff_of(retention.REGISTRY["task_records"], now)
-    deleted, _ = Task.objects.filter(stopped__lt=cutoff).delete()
-    return int(deleted)
+    return retention.prune_kind(retention.REGISTRY["task_records"], now=now).rows
 
 
 def daily_report(*, actor: str = "schedule") -> dict[str, Any]:

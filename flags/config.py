@@ -166,16 +166,16 @@ def _load_order(specs: dict[str, FlagSpec]) -> list[str]:
     order: list[str] = []
     seen: set[str] = set()
 
-    def visit(key: str, depth: int) -> None:
-        if key in seen or key not in specs or depth > len(specs):
+    def visit(key: str) -> None:
+        if key in seen or key not in specs:
             return
         seen.add(key)
         for p in specs[key].state.get("prerequisites") or []:
-            visit(p["flag"], depth + 1)
+            visit(p["flag"])
         order.append(key)
 
     for key in specs:
-        visit(key, 0)
+        visit(key)
     return order
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
-from echopilot import mirror
+from echopilot.retention import iso
 from flags.engine import Reason
 from flags.exceptions import UnknownFlag
 from flags.models import Flag, FlagChange, FlagUsage
@@ -55,10 +55,6 @@ def usage_summary(keys: list[str], *, days: int = 7) -> dict[str, tuple[Any, int
         .values_list("key", "n")
     )
     return {k: (last.get(k), int(recent.get(k) or 0)) for k in keys}
-
-
-def _iso(when: dt.datetime | None) -> str | None:
-    return mirror.now_iso(when) if when else None
 
 
 # The value of what cannot be pinned down (an ERROR, an ambiguous or unknown variant).
@@ -126,17 +122,17 @@ def stale_flags(*, unused_days: int, static_days: int) -> list[dict[str, Any]]:
         last_change = changed.get(flag.key) or flag.created_at
         entry = {
             "key": flag.key,
-            "last_evaluated": _iso(last_evaluated),
-            "last_change": _iso(last_change),
+            "last_evaluated": iso(last_evaluated),
+            "last_change": iso(last_change),
         }
         if (last_evaluated or flag.created_at) <= unused_cutoff:
             since = last_evaluated or flag.created_at
-            result.append({**entry, "reason": "unused", "value": flag.value, "since": _iso(since)})
+            result.append({**entry, "reason": "unused", "value": flag.value, "since": iso(since)})
             continue
         static = _static_since(flag, counted, last_change)
         if static is not None and static[1] <= static_cutoff:
             value, since = static
-            result.append({**entry, "reason": "static", "value": value, "since": _iso(since)})
+            result.append({**entry, "reason": "static", "value": value, "since": iso(since)})
     return [{k: row[k] for k in _ORDER} for row in result]
 
 

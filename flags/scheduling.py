@@ -28,7 +28,7 @@ from flags.exceptions import (
     UnknownFlag,
     UnknownSchedule,
 )
-from flags.limits import NOTE_MAX, SCHEDULE_MAX_AHEAD_DAYS, SCHEDULE_PAST_GRACE
+from flags.limits import NOTE_MAX, SCHEDULE_LIST_MAX, SCHEDULE_MAX_AHEAD_DAYS, SCHEDULE_PAST_GRACE
 from flags.models import Flag, FlagSchedule, ScheduleState
 
 CHANGE_FIELDS = ("value", "enabled", "rules", "rollout")
@@ -179,7 +179,7 @@ def apply_due() -> dict[str, int]:
 
 
 def schedule_list(
-    *, key: str | None = None, state: str | None = None, limit: int = 1000
+    *, key: str | None = None, state: str | None = None, limit: int = SCHEDULE_LIST_MAX
 ) -> list[dict[str, Any]]:
     """Return scheduled changes, soonest first (one flag's, one state's)."""
     rows = FlagSchedule.objects.order_by("at", "id")

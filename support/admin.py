@@ -7,9 +7,8 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from echopilot.admin import ReadOnlyAdmin
+from echopilot.admin import ReadOnlyAdmin, reported
 from echopilot.auth import admin_actor
-from echopilot.exceptions import ServiceError
 from support import selectors
 from support.models import Digest, Message
 from support.services import DigestCrashed, run_digest
@@ -83,13 +82,14 @@ class DigestAdmin(ReadOnlyAdmin):
         if not self.has_run_permission(request):
             raise PermissionDenied
         dry_run = request.POST.get("dry_run") == "1"
-        try:
-            result = run_digest(actor=admin_actor(request), dry_run=dry_run)
-        except DigestCrashed as crash:
-            self.message_user(request, crash.result.detail, messages.ERROR)
-            return self._to_digest(crash.result.digest_id)
-        except ServiceError as exc:
-            self.message_user(request, exc.detail, messages.ERROR)
+        result = None
+        with reported(self, request):  # a ServiceError (a bad limit, ...) is shown as is
+            try:
+                result = run_digest(actor=admin_actor(request), dry_run=dry_run)
+            except DigestCrashed as crash:
+                self.message_user(request, crash.result.detail, messages.ERROR)
+                return self._to_digest(crash.result.digest_id)
+        if result is None:
             return self._to_digest(None)
         if not result.ok:
             self.message_user(

@@ -7,12 +7,12 @@ from django.utils.dateparse import parse_datetime
 from support.models import Digest, DigestItem
 
 
-def _sample_items(digest: Digest, limit: int | None) -> list[dict[str, Any]]:
+def _sample_items(digest: Digest) -> list[dict[str, Any]]:
     """Return the samples a dry-run digest listed (they are never stored as rows)."""
     from support.services import SAMPLES, is_urgent, urgent_pattern
 
     pattern = urgent_pattern()
-    samples = SAMPLES[: digest.count][:limit]
+    samples = SAMPLES[: digest.count]
     return [
         {
             "position": i,
@@ -38,7 +38,7 @@ def digest_items(
     judged by today's keywords.
     """
     if digest.dry_run:
-        items = _sample_items(digest, None)
+        items = _sample_items(digest)
         items = [i for i in items if i["urgent"]] if urgent_only else items
         return items[:limit]
     rows = DigestItem.objects.filter(digest=digest).select_related("message").order_by("position")
