@@ -12,16 +12,18 @@ the schedule is what says who asked for the change. Pending ones never go.
 
 from django.db.models import Q
 
-from echopilot.retention import earliest, register
+from echopilot.retention import earliest, first_value, register
 from flags.models import Flag, FlagChange, FlagSchedule, FlagUsage, ScheduleState
 
 
-def _deleted_flag_history(cutoff):
-    return (
-        FlagChange.objects.filter(ts__lt=cutoff)
-        .exclude(flag_id__in=Flag.objects.values("pk"))
-        .exclude(key__in=Flag.objects.values("key"))
+def _history_of_deleted_flags():
+    return FlagChange.objects.exclude(flag_id__in=Flag.objects.values("pk")).exclude(
+        key__in=Flag.objects.values("key")
     )
+
+
+def _deleted_flag_history(cutoff):
+    return _history_of_deleted_flags().filter(ts__lt=cutoff)
 
 
 register(
@@ -29,7 +31,8 @@ register(
     setting="RETENTION_DELETED_FLAG_HISTORY_DAYS",
     default_days=365,
     queryset=_deleted_flag_history,
-    oldest=earliest(FlagChange, "ts"),
+    # The oldest row this kind would consider, not the oldest history row of all.
+    oldest=lambda: first_value(_history_of_deleted_flags().order_by("ts"), "ts"),
     description="change history of flags that no longer exist (never of existing flags)",
 )
 

@@ -237,6 +237,22 @@ def test_history_of_an_existing_flag_is_never_pruned(settings):
 
 
 @pytest.mark.django_db
+def test_oldest_deleted_flag_history_ignores_the_history_of_existing_flags():
+    from flags import services
+    from flags.models import FlagChange
+
+    kind = retention.REGISTRY["deleted_flag_history"]
+    services.flag_set(key="live.flag", actor="cli", value=True, type="boolean", create=True)
+    FlagChange.objects.update(ts=ago(5000))
+    assert kind.oldest() is None  # only an existing flag's history: nothing this kind prunes
+    FlagChange.objects.create(
+        flag=None, key="gone.flag", field="value", old=True, new=False, actor="cli",
+        source="cli", ts=ago(10),
+    )  # fmt: skip
+    assert kind.oldest() == ago(10)
+
+
+@pytest.mark.django_db
 def test_flag_usage_hours_past_400_days_go():
     from flags.models import FlagUsage
 
