@@ -66,6 +66,11 @@ def now_iso(when: dt.datetime | None = None) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso(when: dt.datetime | None) -> str | None:
+    """Return `when` as `now_iso` writes it, or None when there is no time."""
+    return now_iso(when) if when is not None else None
+
+
 def log_dir() -> Path:
     return Path(settings.LOG_DIR)
 

@@ -29,6 +29,7 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from echopilot import mirror
 from echopilot.limits import Range
 
 logger = logging.getLogger("echopilot.retention")
@@ -111,17 +112,11 @@ class Outcome:
         return {
             "kind": self.kind,
             "keep_days": self.keep_days,
-            "cutoff_iso": iso(self.cutoff),
+            "cutoff_iso": mirror.iso(self.cutoff),
             "rows": self.rows,
             "cascaded": self.cascaded,
             "error": self.error or None,
         }
-
-
-def iso(when: dt.datetime | None) -> str | None:
-    from echopilot.mirror import now_iso
-
-    return now_iso(when) if when else None
 
 
 def _delete_batch(kind: Kind, cutoff: dt.datetime, outcome: Outcome) -> int:
@@ -160,7 +155,6 @@ def prune(
     *, dry_run: bool = False, kinds: list[str] | None = None, now: dt.datetime | None = None
 ) -> list[Outcome]:
     """Prune every registered kind (or those named); a failing kind is reported, not raised."""
-    from echopilot import mirror
 
     outcomes = []
     for name, kind in sorted(REGISTRY.items()):
@@ -183,7 +177,7 @@ def oldest_report() -> dict[str, dict[str, Any]]:
     """Return, per kind, the oldest stored record's time and the retention in days."""
     report = {}
     for name, kind in sorted(REGISTRY.items()):
-        report[name] = {"oldest_iso": iso(kind.oldest()), "keep_days": keep_days(kind)}
+        report[name] = {"oldest_iso": mirror.iso(kind.oldest()), "keep_days": keep_days(kind)}
     return report
 
 

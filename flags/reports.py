@@ -12,7 +12,7 @@ from typing import Any
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
-from echopilot.retention import iso
+from echopilot.mirror import iso
 from flags.engine import Reason
 from flags.exceptions import UnknownFlag
 from flags.models import Flag, FlagChange, FlagUsage

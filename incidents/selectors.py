@@ -5,7 +5,7 @@ from typing import Any
 
 from echopilot import channels
 from echopilot.exceptions import Invalid, NotFound
-from echopilot.mirror import now_iso
+from echopilot.mirror import iso
 from incidents.models import Incident, IncidentEvent, IncidentNote, Silence
 
 # What `list_incidents(status=…)` filters on: a state, or "active" (open or acknowledged).
@@ -21,10 +21,6 @@ class _IncidentNotFound(NotFound):
     code = "unknown_incident"  # as services.IncidentNotFound (services import this module)
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return now_iso(value) if value else None
-
-
 def incident_dict(
     incident: Incident, *, alerts: bool = False, conf: channels.Config | None = None
 ) -> dict[str, Any]:
@@ -36,13 +32,13 @@ def incident_dict(
         "issue_keys": incident.issue_keys,
         "details": incident.details,
         "silenced_keys": incident.silenced_keys,
-        "opened_at": _iso(incident.opened_at),
+        "opened_at": iso(incident.opened_at),
         "opened_by": incident.opened_by,
-        "last_seen_at": _iso(incident.last_seen_at),
-        "last_alert_at": _iso(incident.last_alert_at),
-        "acknowledged_at": _iso(incident.acknowledged_at),
+        "last_seen_at": iso(incident.last_seen_at),
+        "last_alert_at": iso(incident.last_alert_at),
+        "acknowledged_at": iso(incident.acknowledged_at),
         "acknowledged_by": incident.acknowledged_by,
-        "resolved_at": _iso(incident.resolved_at),
+        "resolved_at": iso(incident.resolved_at),
         "resolved_by": incident.resolved_by,
         "duration_seconds": int(incident.duration.total_seconds()),
         "issue_keys_omitted": incident.issue_keys_omitted,
@@ -56,8 +52,8 @@ def incident_dict(
                 "id": a.pk,
                 "kind": a.kind,
                 "status": a.status,
-                "created_at": _iso(a.created_at),
-                "delivered_at": _iso(a.delivered_at),
+                "created_at": iso(a.created_at),
+                "delivered_at": iso(a.delivered_at),
                 "attempts": a.attempts,
                 "last_error": a.last_error,
             }
@@ -89,7 +85,7 @@ def incident_detail(incident_id: int) -> dict[str, Any]:
     if incident is None:
         raise _IncidentNotFound(f"No incident with id {incident_id}.")
     data = incident_dict(incident, alerts=True)
-    data["timeline"] = [{**entry, "at": _iso(entry["at"])} for entry in timeline(incident)]
+    data["timeline"] = [{**entry, "at": iso(entry["at"])} for entry in timeline(incident)]
     return data
 
 
@@ -99,7 +95,7 @@ def note_dict(note: IncidentNote) -> dict[str, Any]:
         "incident_id": note.incident_id,
         "text": note.text,
         "author": note.author,
-        "created_at": _iso(note.created_at),
+        "created_at": iso(note.created_at),
     }
 
 
@@ -187,9 +183,9 @@ def silence_dict(silence: Silence) -> dict[str, Any]:
     return {
         "id": silence.pk,
         "key": silence.key,
-        "until": _iso(silence.until),
+        "until": iso(silence.until),
         "reason": silence.reason,
-        "created_at": _iso(silence.created_at),
+        "created_at": iso(silence.created_at),
         "created_by": silence.created_by,
     }
 

@@ -203,20 +203,16 @@ def key_info(key: Any, now: dt.datetime | None = None) -> dict[str, Any]:
         "scopes": list(key.scopes),
         "rate": key.rate or None,
         "state": state_of(revoked_at=key.revoked_at, expires_at=key.expires_at, now=now),
-        "created_at": _iso(key.created_at),
+        "created_at": mirror.iso(key.created_at),
         "created_by": key.created_by,
-        "last_used_at": _iso(key.last_used_at),
-        "expires_at": _iso(key.expires_at),
-        "revoked_at": _iso(key.revoked_at),
+        "last_used_at": mirror.iso(key.last_used_at),
+        "expires_at": mirror.iso(key.expires_at),
+        "revoked_at": mirror.iso(key.revoked_at),
         "revoked_by": key.revoked_by or None,
-        "rotated_at": _iso(key.rotated_at),
+        "rotated_at": mirror.iso(key.rotated_at),
         "previous_prefix": key.previous_prefix or None,
-        "previous_valid_until": _iso(grace) if grace and grace > now else None,
+        "previous_valid_until": mirror.iso(grace) if grace and grace > now else None,
     }
-
-
-def _iso(when: dt.datetime | None) -> str | None:
-    return mirror.now_iso(when) if when is not None else None
 
 
 # --- operations ----------------------------------------------------------------

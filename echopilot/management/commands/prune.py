@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from echopilot import retention
+from echopilot import mirror, retention
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         outcomes = retention.prune(dry_run=dry_run, kinds=options["kind"])
         verb = "would delete" if dry_run else "deleted"
         for o in outcomes:
-            line = f"{o.kind}: {verb} {o.rows} (older than {retention.iso(o.cutoff)}, "
+            line = f"{o.kind}: {verb} {o.rows} (older than {mirror.iso(o.cutoff)}, "
             line += f"kept {o.keep_days} days)"
             if o.cascaded:
                 line += " with " + ", ".join(f"{n} {m}" for m, n in sorted(o.cascaded.items()))
