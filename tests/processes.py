@@ -230,6 +230,44 @@ class SilentServer:
         self.sock.close()
 
 
+def children(pid: int) -> set[int]:
+    """Every live descendant of `pid` (Linux: read from /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    # After the command name (which may hold spaces and parentheses):
+                    # state, then the parent's pid.
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone since the listing
+    found, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def promtool(
+    *args: str, cwd: Path | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run `promtool *args`. Where promtool is missing, skip the calling test, or
+    fail it under CI (.ci/run: a missing tool fails, never skips)."""
+    import pytest
+
+    if not shutil.which("promtool"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("promtool is missing (Debian package prometheus)")
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    return subprocess.run(
+        ["promtool", *args], cwd=cwd, input=input, capture_output=True, text=True, timeout=60
+    )
+
+
 def counts_per_process(directory: Path, sample: str, **labels: str) -> dict[str, float]:
     """Read each process's Prometheus counter file (multiprocess mode) under
     `directory`: {file name: total of `sample` over the series with `labels`}."""

@@ -57,7 +57,7 @@ def test_incident_card_shows_the_active_incident(viewer_client):
     body = text(viewer_client.get("/admin/"))
     assert "SLO breach: P95=1500ms, Success=0.96" in body
     assert "HIGH" in body and "open for 1h 15m" in body
-    assert "20 delivered, 20 pending , 20 failing (retried)" in body.replace(" ,", " ,")
+    assert "20 delivered, 20 pending , 20 failing (retried)" in body
 
 
 def test_incident_card_says_all_clear_with_the_last_resolved(viewer_client):
@@ -67,22 +67,16 @@ def test_incident_card_says_all_clear_with_the_last_resolved(viewer_client):
     assert "SLO breach #0" in body
 
 
-def test_incident_buttons_need_the_url_and_the_permission(editor, viewer_client, monkeypatch):
-    """A viewer never sees them; an editor sees them only when the admin view exists."""
-    from django.contrib.auth.models import Permission
-    from django.urls import NoReverseMatch
-
+def test_incident_buttons_need_the_permission(editor, viewer_client):
+    """A viewer never sees them; an editor sees Acknowledge, posting to the admin view."""
     from tests.console.conftest import client_for
 
-    data.incidents(0, active=True)
+    incident = data.incidents(0, active=True)
     assert "Acknowledge</button>" not in viewer_client.get("/admin/").content.decode()
     page = client_for(editor).get("/admin/").content.decode()
-    try:
-        reverse("admin:incidents_incident_acknowledge", args=[1])
-        has_view = Permission.objects.filter(codename="ack_incident").exists()
-    except NoReverseMatch:
-        has_view = False
-    assert ("Acknowledge</button>" in page) == has_view
+    url = reverse("admin:incidents_incident_acknowledge", args=[incident.pk])
+    assert f'<form method="post" action="{url}"' in page
+    assert "Acknowledge</button>" in page
 
 
 def test_flags_card_counts_and_links_the_last_ten_changes(viewer_client):

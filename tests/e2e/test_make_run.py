@@ -11,30 +11,13 @@ import pytest
 from django.db import connection
 
 from tests.conftest import ROOT
-from tests.processes import free_port, wait_for_port
+from tests.processes import children, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 
 SKIP = shutil.ignore_patterns(
     ".git", ".venv", ".venv-fuzz", "var", "logs", "backups", ".env", "__pycache__", "*.pyc"
 )
-
-
-def children(pid: int) -> set[int]:
-    """Every live descendant of `pid`."""
-    found, todo = set(), [pid]
-    while todo:
-        parent = todo.pop()
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = open(f"/proc/{entry}/stat").read()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                    found.add(int(entry))
-                    todo.append(int(entry))
-    return found
 
 
 def alive(pid: int) -> bool:

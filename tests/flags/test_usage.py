@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-import os
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,7 @@ from flags import services, usage
 from flags.limits import USAGE_FLUSH_EVALUATIONS
 from flags.models import FlagUsage
 from tests.conftest import TEST_KEY, spawn_gunicorn, stop, subprocess_env
-from tests.processes import counts_per_process
+from tests.processes import children, counts_per_process
 
 
 def rows():
@@ -175,9 +174,7 @@ def test_two_gunicorn_workers_add_up_exactly(beta, settings, tmp_path):
                 )
                 if len([n for n in served.values() if n]) >= 2:
                     break
-        worker_pids = {
-            int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == proc.pid
-        }
+        worker_pids = children(proc.pid)  # sync workers start no processes of their own
         assert len(worker_pids) == 2
     finally:
         stop(proc)  # SIGTERM: each worker flushes what it still holds at exit
@@ -189,14 +186,6 @@ def test_two_gunicorn_workers_add_up_exactly(beta, settings, tmp_path):
         (beta, "de", "TARGETING_MATCH"): sent // 4,
         (beta, "default", "DEFAULT"): sent - sent // 4,
     }
-
-
-def _parent(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return -1
 
 
 def test_the_usage_flush_feeds_the_metrics_counter(beta):

@@ -225,12 +225,13 @@ def committed(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def scan(committed):
-    """Run one scan as the schedule does, its transactions committed (NDJSON written)."""
+    """Run one scan as the schedule does (or as `actor`), its transactions committed
+    (NDJSON written)."""
     from incidents import services
 
-    def run():
+    def run(actor="schedule"):
         with committed():
-            return services.scan(actor="schedule")
+            return services.scan(actor=actor)
 
     return run
 

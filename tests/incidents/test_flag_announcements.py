@@ -20,19 +20,24 @@ def chat(channel_config, slack, settings):
     return slack
 
 
-def flag_set(capture, **fields):
-    with capture(execute=True):
-        services.flag_set(actor="alice", **fields)
+@pytest.fixture
+def flag_set(committed):
+    """`flag_set(**fields)`: alice changes a flag; the change commits (announcements sent)."""
+
+    def change(**fields):
+        with committed():
+            services.flag_set(actor="alice", **fields)
+
+    return change
 
 
-def test_an_announced_flag_posts_each_change_as_one_line(chat, django_capture_on_commit_callbacks):
-    capture = django_capture_on_commit_callbacks
-    flag_set(capture, key="checkout.v2", create=True, value=False)
+def test_an_announced_flag_posts_each_change_as_one_line(chat, flag_set):
+    flag_set(key="checkout.v2", create=True, value=False)
     assert chat.requests == []  # not announced (yet)
-    flag_set(capture, key="checkout.v2", announce=True, announce_channels=["chat"])
+    flag_set(key="checkout.v2", announce=True, announce_channels=["chat"])
     chat.requests.clear()  # turning it on is itself announced; what follows is checked
-    flag_set(capture, key="checkout.v2", value=True)
-    flag_set(capture, key="checkout.v2", description="new\ncheckout")
+    flag_set(key="checkout.v2", value=True)
+    flag_set(key="checkout.v2", description="new\ncheckout")
     texts = [chat.json(n)["text"] for n in range(len(chat.requests))]
     assert texts == [
         "alice changed checkout.v2 value: false → true (cli)",
@@ -40,19 +45,15 @@ def test_an_announced_flag_posts_each_change_as_one_line(chat, django_capture_on
     ]
 
 
-def test_an_empty_channel_list_means_every_configured_channel(
-    chat, django_capture_on_commit_callbacks
-):
-    capture = django_capture_on_commit_callbacks
-    flag_set(capture, key="ui.banner", create=True, value=False, announce=True)
-    flag_set(capture, key="ui.banner", value=True)
+def test_an_empty_channel_list_means_every_configured_channel(chat, flag_set):
+    flag_set(key="ui.banner", create=True, value=False, announce=True)
+    flag_set(key="ui.banner", value=True)
     assert chat.json()["text"] == "alice changed ui.banner value: false → true (cli)"
 
 
-def test_a_failing_channel_never_breaks_the_change(chat, django_capture_on_commit_callbacks):
-    capture = django_capture_on_commit_callbacks
-    flag_set(capture, key="ui.k", create=True, value=False, announce=True)
+def test_a_failing_channel_never_breaks_the_change(chat, flag_set):
+    flag_set(key="ui.k", create=True, value=False, announce=True)
     chat.answer(("500",), ("500",), ("500",), ("500",))
-    flag_set(capture, key="ui.k", value=True)
+    flag_set(key="ui.k", value=True)
     assert chat.requests and chat.requests[-1]["answer"] == "500"  # it was tried, and failed
     assert Flag.objects.get(key="ui.k").value is True

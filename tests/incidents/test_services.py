@@ -13,14 +13,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_costs")]
 
 
 @pytest.fixture
-def scan(committed):
-    """Run one scan as the CLI does, its transactions committed (NDJSON written)."""
-
-    def run():
-        with committed():
-            return services.scan(actor="cli")
-
-    return run
+def scan(scan):
+    """Run one scan as the CLI does (the conftest's scan, another actor)."""
+    return lambda: scan(actor="cli")
 
 
 def test_seed_contract_and_one_message_for_a_new_incident(scan, bot, signals, settings):

@@ -11,8 +11,6 @@ from django.test import Client
 
 from echopilot import security
 from echopilot.middleware import DATA_POLICY, MAX_COOKIE_BYTES, PAGE_POLICY
-from tests.conftest import subprocess_env
-from tests.processes import spawn_gunicorn, stop
 
 # What the attack sends: backslashes make http.cookies' unquoting quadratic.
 HOSTILE = 'a="' + "\\" * 8000 + '"'
@@ -140,21 +138,11 @@ def get_health(base: str, timeout: float) -> bytes:
         return b"".join(iter(lambda: sock.recv(65536), b""))
 
 
-@pytest.fixture
-def served(transactional_db, settings):
-    """The app under gunicorn -w 2 with bin/run's header limits; yield its base URL."""
-    proc, url = spawn_gunicorn(subprocess_env(settings), workers=2)
-    try:
-        yield url
-    finally:
-        stop(proc)
-
-
-@pytest.mark.external
-def test_cookie_flood_is_answered_at_once_under_gunicorn_and_others_are_served(served):
+def test_cookie_flood_is_answered_at_once_under_gunicorn_and_others_are_served(gunicorn_server):
     """Two floods at once: each answered 431 within the issue's bound (a socket
-    timeout, not a timing assertion), and a plain client is served meanwhile."""
-    base = served
+    timeout, not a timing assertion), and a plain client is served meanwhile.
+    (gunicorn_server: bin/run's header limits; it marks this test external.)"""
+    base = gunicorn_server(workers=2)
     assert get_health(base, timeout=60).startswith(b"HTTP/1.0 200")  # workers booted
     assert get_health(base, timeout=60).startswith(b"HTTP/1.0 200")
     answers: list[bytes | BaseException] = []
