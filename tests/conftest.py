@@ -1,5 +1,6 @@
 """Shared fixtures: an isolated log dir per test, an API client that sends the key,
-and the environment a subprocess needs to reach the same test database."""
+staff users and logged-in clients, and the environment a subprocess needs to reach
+the same test database."""
 
 import contextlib
 import json
@@ -21,6 +22,7 @@ os.environ.setdefault("PGOPTIONS", "-c synchronous_commit=off")
 (ROOT / "var").mkdir(exist_ok=True)
 TEST_KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "rotated-key-fedcba9876543210"
+STAFF_PASSWORD = "pw-0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +35,8 @@ def _isolated(settings, tmp_path):
     settings.IMAP_HOST = settings.IMAP_USER = settings.IMAP_PASS = ""
     settings.TELEGRAM_BOT_TOKEN = settings.TELEGRAM_CHAT_ID = ""
     settings.BASE_URL = ""
+    # Hash test passwords cheaply: the default hasher takes ~0.3 s per user or login.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from django.core.cache import cache
 
     from costs.middleware import counter
@@ -56,6 +60,38 @@ def read_ndjson(log_dir: Path, stream: str) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def staff(username: str, group: str | None = None, perms=(), password=STAFF_PASSWORD, **extra):
+    """Create a staff user (email `<username>@example.com`), optionally in `group` and
+    holding `perms`: codenames, or "app_label.codename" where a codename is ambiguous.
+    Extra fields (`is_superuser=True`) go to `create_user`."""
+    from django.contrib.auth.models import Group, Permission, User
+
+    user = User.objects.create_user(
+        username, f"{username}@example.com", password, is_staff=True, **extra
+    )
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    found = []
+    for perm in perms:
+        app_label, _, codename = perm.rpartition(".")
+        query = Permission.objects.filter(codename=codename)
+        if app_label:
+            query = query.filter(content_type__app_label=app_label)
+        found.append(query.get())  # a typo or an ambiguous codename fails here
+    if found:
+        user.user_permissions.set(found)
+    return user
+
+
+def client_for(user):
+    """A Django test client logged in as `user`."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

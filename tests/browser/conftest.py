@@ -2,6 +2,7 @@
 
 Fixtures (CONTRACTS.md interface 4):
 - `browser`: a Selenium WebDriver (headless Chromium, 1366x900), cookies cleared per test;
+  `browser.get_log("browser")` returns the console messages since the test began;
 - `console_url`: the live server's base URL (no trailing slash);
 - `editor`, `viewer`: staff users in the groups "Ops editors" and "Ops viewers";
 - `login(user)`: log the browser in through the admin login form;
@@ -20,12 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import STAFF_PASSWORD, staff
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")
 WINDOW = (1366, 900)
-PASSWORD = "console-test-password-4821"
+PASSWORD = STAFF_PASSWORD  # what `staff()` gives every user
 HERE = Path(__file__).resolve().parent
 
 
@@ -71,6 +74,7 @@ def _driver() -> Iterator:
         f"--window-size={WINDOW[0]},{WINDOW[1]}",
     ):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_window_size(*WINDOW)
     driver.set_page_load_timeout(30)
@@ -83,6 +87,7 @@ def browser(_driver, live_server, request):
     """The shared headless Chromium, logged out and on a blank page for each test."""
     _driver.delete_all_cookies()
     _driver.get("about:blank")
+    _driver.get_log("browser")  # drop console messages left by an earlier test
     yield _driver
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -99,23 +104,12 @@ def console_url(live_server) -> str:
     return live_server.url.rstrip("/")
 
 
-def _staff_user(username: str, group_name: str):
-    from django.contrib.auth.models import Group, User
-
-    group = Group.objects.get(name=group_name)  # made by the migration / post_migrate
-    user = User.objects.create_user(
-        username=username, password=PASSWORD, email=f"{username}@example.com", is_staff=True
-    )
-    user.groups.add(group)
-    return user
-
-
 @pytest.fixture
 def editor(live_server):
     """A staff user in "Ops editors" (password: `PASSWORD`)."""
     from echopilot.access.groups import EDITORS
 
-    return _staff_user("editor", EDITORS)
+    return staff("editor", EDITORS)
 
 
 @pytest.fixture
@@ -123,7 +117,7 @@ def viewer(live_server):
     """A staff user in "Ops viewers" (password: `PASSWORD`)."""
     from echopilot.access.groups import VIEWERS
 
-    return _staff_user("viewer", VIEWERS)
+    return staff("viewer", VIEWERS)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from echopilot import overview
 from experiments import overview as experiments_overview
+from tests.conftest import client_for
 from tests.console import data
 
 pytestmark = pytest.mark.django_db
@@ -69,8 +70,6 @@ def test_incident_card_says_all_clear_with_the_last_resolved(viewer_client):
 
 def test_incident_buttons_need_the_permission(editor, viewer_client):
     """A viewer never sees them; an editor sees Acknowledge, posting to the admin view."""
-    from tests.console.conftest import client_for
-
     incident = data.incidents(0, active=True)
     assert "Acknowledge</button>" not in viewer_client.get("/admin/").content.decode()
     page = client_for(editor).get("/admin/").content.decode()

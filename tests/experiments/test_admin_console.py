@@ -5,33 +5,26 @@ import re
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.utils.html import escape
 
 from experiments import selectors, services
 from experiments.assignment import assign_variant
 from experiments.models import Experiment, Exposure
+from tests.conftest import client_for
+from tests.conftest import staff as shared_staff
 
 URL = "/admin/experiments/experiment/"
 GUARD = {"guardrails": [{"event": "refund", "direction": "decrease"}]}
 
 
 @pytest.fixture
-def staff(client, db):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456")
-    client.force_login(user)
-    return client
+def staff(db):
+    return client_for(shared_staff("root", is_superuser=True))  # acts as "admin:root"
 
 
 @pytest.fixture
-def viewer(client, db):
-    user = get_user_model().objects.create_user(
-        "viewer", "v@example.com", "pw-123456", is_staff=True
-    )
-    user.user_permissions.add(Permission.objects.get(codename="view_experiment"))
-    client.force_login(user)
-    return client
+def viewer(db):
+    return client_for(shared_staff("viewer", perms=["view_experiment"]))
 
 
 def _traffic(key, salt, rates, users=400):

@@ -3,12 +3,13 @@
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
 from flags import scheduling, segments, services
 from flags.models import Flag, FlagChange, FlagSchedule, Segment
+from tests import conftest as shared
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +35,7 @@ def world(seeded):
 
 
 def staff(username, *codenames):
-    user = User.objects.create_user(username, password="pw-0123456789", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return user
+    return shared.staff(username, perms=codenames)
 
 
 def state():

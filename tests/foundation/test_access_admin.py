@@ -1,13 +1,13 @@
 """The API keys admin: superusers only, the secret shown once, rotate and revoke actions."""
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from echopilot import access
 from echopilot.models import ApiKey
-from tests.conftest import read_ndjson
+from tests.conftest import client_for, read_ndjson, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -16,21 +16,15 @@ LIST = reverse("admin:echopilot_apikey_changelist")
 
 
 @pytest.fixture
-def superuser_client(client):
-    user = User.objects.create_superuser("alice", "alice@example.com", "pw-0123456789")
-    client.force_login(user)
-    return client
+def superuser_client():
+    return client_for(staff("alice", is_superuser=True))  # acts as "admin:alice"
 
 
 @pytest.fixture
-def editor_client(client):
+def editor_client():
     """A staff user in a group holding every permission there is (the console's editors)."""
-    editors = Group.objects.create(name="editors")
-    editors.permissions.set(Permission.objects.all())
-    user = User.objects.create_user("ed", "ed@example.com", "pw-0123456789", is_staff=True)
-    user.groups.add(editors)
-    client.force_login(user)
-    return client
+    Group.objects.create(name="editors").permissions.set(Permission.objects.all())
+    return client_for(staff("ed", "editors"))
 
 
 def ping(secret: str) -> int:

@@ -5,12 +5,11 @@ import uuid
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
-from django.test import Client
 from django.utils import timezone
 from django_q.models import Failure, OrmQ, Schedule, Task
 
 from echopilot.access.groups import EDITOR_PERMISSIONS, EDITORS, VIEWERS, sync_groups
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, client_for, staff
 
 
 def codenames(group_name: str) -> set[str]:
@@ -69,9 +68,8 @@ def test_sync_restores_a_permission_removed_and_drops_one_added_by_hand(db):
 
 
 def test_a_viewer_may_view_but_not_change_a_flag(db):
-    user = User.objects.create_user("v", is_staff=True)
-    user.groups.add(Group.objects.get(name=VIEWERS))
-    user = User.objects.get(pk=user.pk)
+    user = staff("v", VIEWERS)
+    user = User.objects.get(pk=user.pk)  # a fresh instance: no cached permissions
     assert user.has_perm("flags.view_flag")
     assert not user.has_perm("flags.change_flag")
 
@@ -87,10 +85,7 @@ def test_a_viewer_opens_failed_tasks_but_cannot_rerun_them_or_schedule_work(db):
     from echopilot import schedules
 
     schedules.sync()
-    user = User.objects.create_user("v", is_staff=True)
-    user.groups.add(Group.objects.get(name=VIEWERS))
-    client = Client()
-    client.force_login(user)
+    client = client_for(staff("v", VIEWERS))
     now = timezone.now()
     failed = Task.objects.create(
         id=uuid.uuid4().hex,

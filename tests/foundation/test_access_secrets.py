@@ -4,7 +4,6 @@ import io
 import logging
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
@@ -12,6 +11,7 @@ from rest_framework.test import APIClient
 
 from echopilot import mirror
 from echopilot.models import ApiKey
+from tests.conftest import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +38,7 @@ def test_no_secret_is_kept_anywhere(client, log_dir, caplog, django_capture_on_c
         out = io.StringIO()
         call_command("apikeys", "rotate", "cli-key", stdout=out)
         secrets.append(out.getvalue().split()[-1])
-    admin = User.objects.create_superuser("alice", "alice@example.com", "pw-0123456789")
-    client.force_login(admin)
+    client.force_login(staff("alice", is_superuser=True))
     with django_capture_on_commit_callbacks(execute=True):
         page = client.post(
             reverse("admin:echopilot_apikey_add"),

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from django.contrib.auth.models import User
 
 from echopilot.middleware import PAGE_POLICY
 
@@ -11,13 +10,6 @@ pytestmark = pytest.mark.django_db
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
 EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
-
-
-@pytest.fixture
-def staff_client(client):
-    user = User.objects.create_superuser("root", "root@example.com", "pw-0123456789")
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize(
@@ -62,8 +54,8 @@ def test_ofrep_responses_are_never_stored(api):
         "/api/redoc/",
     ],
 )
-def test_admin_and_docs_pages_carry_the_policy_and_no_inline_script(staff_client, path):
-    response = staff_client.get(path)
+def test_admin_and_docs_pages_carry_the_policy_and_no_inline_script(admin_client, path):
+    response = admin_client.get(path)
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == PAGE_POLICY
     assert (
@@ -80,16 +72,16 @@ def test_the_login_page_carries_the_policy(client):
     assert response["Content-Security-Policy"] == PAGE_POLICY
 
 
-def test_swagger_ui_start_script_is_served_by_the_docs_view(staff_client):
-    page = staff_client.get("/api/docs/").content.decode()
+def test_swagger_ui_start_script_is_served_by_the_docs_view(admin_client):
+    page = admin_client.get("/api/docs/").content.decode()
     src = re.search(r'<script src="([^"]*script=[^"]*)"', page).group(1)
-    script = staff_client.get(src.replace("&amp;", "&"))
+    script = admin_client.get(src.replace("&amp;", "&"))
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")
     assert "SwaggerUIBundle" in script.content.decode()
 
 
-def test_every_admin_page_keeps_to_the_policy(staff_client):
+def test_every_admin_page_keeps_to_the_policy(admin_client):
     """Every registered model's list and add page: no inline script, no on*= handler
     (a template added later that needs one would be blocked by the browser)."""
     from django.contrib import admin
@@ -103,7 +95,7 @@ def test_every_admin_page_keeps_to_the_policy(staff_client):
                 url = reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}")
             except NoReverseMatch:
                 continue
-            response = staff_client.get(url)
+            response = admin_client.get(url)
             if response.status_code != 200:
                 continue  # e.g. an add page the model does not offer (403)
             page = response.content.decode()

@@ -3,27 +3,21 @@
 import logging
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from echopilot import security
-from tests.conftest import TEST_KEY
+from tests.conftest import STAFF_PASSWORD, TEST_KEY, staff
 
 pytestmark = pytest.mark.django_db
 
 LOGIN = "/admin/login/?next=/admin/"
-PASSWORD = "pw-0123456789"
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    # About 90 logins here: PBKDF2's deliberate slowness is not what is tested.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PASSWORD = STAFF_PASSWORD
 
 
 @pytest.fixture
-def admin_user():
-    return User.objects.create_superuser("root", "root@example.com", PASSWORD)
+def root():
+    """A superuser "root" with `PASSWORD` (the tests below log in by that name)."""
+    return staff("root", password=PASSWORD, is_superuser=True)
 
 
 def login(client: Client, username: str, password: str, **extra) -> bool:
@@ -33,7 +27,7 @@ def login(client: Client, username: str, password: str, **extra) -> bool:
 
 
 def test_the_11th_login_after_10_failures_is_refused_even_with_the_right_password(
-    client, admin_user, caplog
+    client, root, caplog
 ):
     with caplog.at_level(logging.WARNING, logger="echopilot.security"):
         for _ in range(10):
@@ -45,7 +39,7 @@ def test_the_11th_login_after_10_failures_is_refused_even_with_the_right_passwor
     assert "_auth_user_id" not in client.session
 
 
-def test_the_backend_refuses_a_locked_username_whatever_the_form(admin_user):
+def test_the_backend_refuses_a_locked_username_whatever_the_form(root):
     from django.contrib.auth import authenticate
 
     for _ in range(10):
@@ -53,7 +47,7 @@ def test_the_backend_refuses_a_locked_username_whatever_the_form(admin_user):
     assert authenticate(None, username="root", password=PASSWORD) is None
 
 
-def test_the_lock_logs_and_covers_the_username_from_any_address(admin_user, caplog):
+def test_the_lock_logs_and_covers_the_username_from_any_address(root, caplog):
     with caplog.at_level(logging.WARNING, logger="echopilot.security"):
         for i in range(10):
             assert not login(Client(REMOTE_ADDR=f"10.0.0.{i}"), "ROOT", "wrong")
@@ -61,14 +55,14 @@ def test_the_lock_logs_and_covers_the_username_from_any_address(admin_user, capl
     assert not login(Client(REMOTE_ADDR="10.9.9.9"), "root", PASSWORD)
 
 
-def test_ten_failures_from_one_address_lock_that_address(admin_user):
+def test_ten_failures_from_one_address_lock_that_address(root):
     for i in range(10):
         assert not login(Client(REMOTE_ADDR="10.1.1.1"), f"guess{i}", "wrong")
     assert not login(Client(REMOTE_ADDR="10.1.1.1"), "root", PASSWORD)
     assert login(Client(REMOTE_ADDR="10.2.2.2"), "root", PASSWORD)
 
 
-def test_a_forged_forwarded_for_does_not_escape_the_address_lock(admin_user):
+def test_a_forged_forwarded_for_does_not_escape_the_address_lock(root):
     for i in range(10):
         login(
             Client(REMOTE_ADDR="10.1.1.1"), f"guess{i}", "wrong", HTTP_X_FORWARDED_FOR=f"1.2.3.{i}"
@@ -78,7 +72,7 @@ def test_a_forged_forwarded_for_does_not_escape_the_address_lock(admin_user):
     )
 
 
-def test_behind_a_trusted_proxy_the_forwarded_address_counts(settings, admin_user):
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(settings, root):
     settings.TRUSTED_PROXY_COUNT = 1
     proxy = {"REMOTE_ADDR": "10.0.0.1"}
     for i in range(10):
@@ -88,7 +82,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(settings, admin_use
     assert login(Client(**proxy), "root", PASSWORD, HTTP_X_FORWARDED_FOR="6.6.6.6, 7.7.7.7")
 
 
-def test_the_lock_ends_after_15_minutes(admin_user, monkeypatch):
+def test_the_lock_ends_after_15_minutes(root, monkeypatch):
     for _ in range(10):
         login(Client(), "root", "wrong")
     assert not login(Client(), "root", PASSWORD)
@@ -97,7 +91,7 @@ def test_the_lock_ends_after_15_minutes(admin_user, monkeypatch):
     assert login(Client(), "root", PASSWORD)
 
 
-def test_a_success_clears_the_username_count(admin_user):
+def test_a_success_clears_the_username_count(root):
     for _ in range(9):
         login(Client(REMOTE_ADDR="10.0.0.1"), "root", "wrong")
     assert login(Client(REMOTE_ADDR="10.0.0.2"), "root", PASSWORD)

@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Failure, OrmQ, Schedule, Success, Task
 
+from tests.conftest import client_for, staff
+
 pytestmark = pytest.mark.django_db
 
 SCHEDULE_ADD = reverse("admin:django_q_schedule_add")
@@ -16,13 +18,9 @@ SUCCESS_LIST = reverse("admin:django_q_success_changelist")
 FAILURE_LIST = reverse("admin:django_q_failure_changelist")
 
 
-def login(client, *codenames: str):
-    user = User.objects.create_user("sam", "sam@example.com", "pw-0123456789", is_staff=True)
-    perms = Permission.objects.filter(content_type__app_label="django_q", codename__in=codenames)
-    assert perms.count() == len(codenames)
-    user.user_permissions.set(perms)
-    client.force_login(user)
-    return client
+def sam(*codenames: str):
+    """A client logged in as staff user "sam" holding these django_q permissions."""
+    return client_for(staff("sam", perms=[f"django_q.{name}" for name in codenames]))
 
 
 def schedule_form(func: str, **extra) -> dict:
@@ -57,16 +55,16 @@ def run_action(client, url: str, action: str, *tasks: Task):
     return client.post(url, data, follow=True)
 
 
-def test_staff_with_add_schedule_cannot_name_an_arbitrary_function(client):
-    login(client, "add_schedule", "view_schedule")
+def test_staff_with_add_schedule_cannot_name_an_arbitrary_function():
+    client = sam("add_schedule", "view_schedule")
     response = client.post(SCHEDULE_ADD, schedule_form("subprocess.getoutput", hook="os.system"))
     assert response.status_code == 200  # the form again, with its error
     assert "Select a valid choice" in response.content.decode()
     assert not Schedule.objects.exists()
 
 
-def test_a_registered_task_can_be_scheduled_without_hook_or_arguments(client):
-    login(client, "add_schedule", "view_schedule")
+def test_a_registered_task_can_be_scheduled_without_hook_or_arguments():
+    client = sam("add_schedule", "view_schedule")
     page = client.get(SCHEDULE_ADD).content.decode()
     assert 'value="incidents.tasks.scan"' in page  # offered as a choice
     form = schedule_form("incidents.tasks.scan", hook="os.system", args="'id'", kwargs="{}")
@@ -77,8 +75,8 @@ def test_a_registered_task_can_be_scheduled_without_hook_or_arguments(client):
     assert saved.hook is None and saved.args is None and saved.kwargs is None
 
 
-def test_a_view_only_user_cannot_rerun_a_task(client):
-    login(client, "view_success", "view_failure")
+def test_a_view_only_user_cannot_rerun_a_task():
+    client = sam("view_success", "view_failure")
     done, failed = task("incidents.tasks.scan"), task("incidents.tasks.scan", success=False)
     run_action(client, SUCCESS_LIST, "resubmit_success", done)
     run_action(client, FAILURE_LIST, "resubmit_failure", failed)
@@ -88,8 +86,8 @@ def test_a_view_only_user_cannot_rerun_a_task(client):
     assert "resubmit" not in page
 
 
-def test_rerunning_needs_add_schedule_and_a_registered_function(client):
-    login(client, "view_success", "add_schedule")
+def test_rerunning_needs_add_schedule_and_a_registered_function():
+    client = sam("view_success", "add_schedule")
     ours, foreign = task("incidents.tasks.scan"), task("subprocess.getoutput", args=("id",))
     response = run_action(client, SUCCESS_LIST, "resubmit_success", ours, foreign)
     assert OrmQ.objects.count() == 1
@@ -97,8 +95,8 @@ def test_rerunning_needs_add_schedule_and_a_registered_function(client):
     assert Success.objects.count() == 2
 
 
-def test_rerunning_a_failure_also_needs_delete_failure(client):
-    login(client, "view_failure", "add_schedule")
+def test_rerunning_a_failure_also_needs_delete_failure():
+    client = sam("view_failure", "add_schedule")
     failed = task("incidents.tasks.scan", success=False)
     run_action(client, FAILURE_LIST, "resubmit_failure", failed)
     assert not OrmQ.objects.exists() and Failure.objects.filter(pk=failed.pk).exists()
@@ -108,8 +106,8 @@ def test_rerunning_a_failure_also_needs_delete_failure(client):
     assert OrmQ.objects.count() == 1 and not Failure.objects.filter(pk=failed.pk).exists()
 
 
-def test_queued_tasks_cannot_be_edited(client):
-    login(client, "view_ormq", "change_ormq")
+def test_queued_tasks_cannot_be_edited():
+    client = sam("view_ormq", "change_ormq")
     from django_q.tasks import async_task
 
     async_task("incidents.tasks.scan")
