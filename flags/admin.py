@@ -248,26 +248,14 @@ class FlagAdmin(admin.ModelAdmin):
         return back(request, "admin:flags_flag_changelist")
 
     def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        original = Flag.objects.get(pk=obj.pk) if change else None
-        fields = {
-            "value": data["value"],
-            "description": data.get("description") or "",
-            "rules": data.get("rules") or [],
-            "rollout": data.get("rollout"),
-            "enabled": data["enabled"],
-            "archived": data["archived"],
-            "prerequisites": data.get("prerequisites") or [],
-            "announce": bool(data.get("announce")),
-            "announce_channels": data.get("announce_channels") or [],
-        }
-        key = original.key if original else data["key"]
+        # The key, type and fields the form's clean() validated (one read of the flag).
+        key = form.flag_key
         services.flag_set(
             key=key,
             actor=admin_actor(request),
             create=not change,
-            type=original.type if original else data["type"],
-            **fields,
+            type=form.flag_type,
+            **form.flag_fields,
         )
         saved = Flag.objects.get(key=key)
         obj.pk = saved.pk

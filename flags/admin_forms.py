@@ -139,28 +139,37 @@ class FlagAdminForm(forms.ModelForm):
             # An existing flag's value is edited with the control of its type.
             self.fields["value"] = value_field(self.instance.type)
 
+    # Set by clean(): what FlagAdmin.save_model hands `services.flag_set`.
+    flag_key: str
+    flag_type: str | None
+    flag_fields: dict[str, Any]
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         existing = Flag.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
-        key = existing.key if existing else cleaned.get("key", "")
+        self.flag_key = existing.key if existing else cleaned.get("key", "")
+        self.flag_type = existing.type if existing else cleaned.get("type")
+        self.flag_fields = {
+            "value": cleaned.get("value"),
+            "description": cleaned.get("description") or "",
+            "rules": cleaned.get("rules") or [],
+            "rollout": cleaned.get("rollout"),
+            "enabled": cleaned.get("enabled"),
+            "archived": cleaned.get("archived"),
+            "prerequisites": cleaned.get("prerequisites") or [],
+            "announce": bool(cleaned.get("announce")),
+            "announce_channels": cleaned.get("announce_channels") or [],
+        }
         try:
             # The service's own checks and messages (links: segments, prerequisites).
             services.validate_flag(
-                key=key,
+                key=self.flag_key,
                 flag=existing,
-                value=cleaned.get("value"),
-                type_=existing.type if existing else cleaned.get("type"),
+                type_=self.flag_type,
                 retype=existing is None,
-                description=cleaned.get("description") or "",
-                rules=cleaned.get("rules") or [],
-                rollout=cleaned.get("rollout"),
-                enabled=cleaned.get("enabled"),
-                archived=cleaned.get("archived"),
-                prerequisites=cleaned.get("prerequisites") or [],
-                announce=bool(cleaned.get("announce")),
-                announce_channels=cleaned.get("announce_channels") or [],
+                **self.flag_fields,
             )
         except ServiceError as exc:
             raise forms.ValidationError(exc.detail) from None

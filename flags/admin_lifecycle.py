@@ -37,11 +37,13 @@ class ScheduleForm(forms.ModelForm):
             return cleaned
         flag = cleaned.get("flag")
         try:  # the service's checks and messages, before anything is saved
-            if flag is not None and flag.archived:
-                raise ServiceError(f"{flag.key} is archived; unarchive it first.")
-            scheduling.check_at(cleaned.get("at"))
-            if flag is not None:
-                scheduling.check_change(flag, cleaned.get("change"))
+            scheduling.validate_schedule(
+                key=flag.key if flag is not None else "",
+                flag=flag,
+                at=cleaned.get("at"),
+                change=cleaned.get("change"),
+                note=cleaned.get("note") or "",
+            )
         except ServiceError as exc:
             raise forms.ValidationError(exc.detail) from None
         return cleaned

@@ -29,5 +29,6 @@ def on_flag_changed(sender: Any, change: Any, **kwargs: Any) -> None:
     flag = change.flag
     if flag is None or not flag.announce:
         return
-    names = list(flag.announce_channels or channels.configured())  # [] = every channel
-    channels.announce(names, line(change))
+    conf = channels.load()  # once per change; never raises
+    names = list(flag.announce_channels or conf.channels)  # [] = every channel
+    channels.announce(names, line(change), conf=conf)

@@ -16,6 +16,7 @@ from flags.limits import (
     KEY_MAX_LENGTH,
     MAX_CONDITIONS,
     MAX_DEPTH,
+    MAX_PREREQUISITE_DEPTH,
     MAX_PREREQUISITES,
     MAX_RULES,
     MAX_SAFE_INTEGER,
@@ -316,6 +317,27 @@ def normalize_prerequisites(raw: Any) -> list[dict]:
         check_value(item["value"], f"{what}.value")
         result.append({"flag": flag, "value": item["value"]})
     return result
+
+
+def chain_problem(graph: dict[str, list[str]], start: str) -> str | None:
+    """Return why the prerequisite chain from `start` cannot be evaluated, or None.
+
+    `graph` maps a flag key to its prerequisites' keys (a key not in it has
+    none). A cycle or a chain deeper than MAX_PREREQUISITE_DEPTH is a problem;
+    the first one found is described, e.g. "a cycle (a -> b -> a)".
+    """
+    stack: list[tuple[str, tuple[str, ...]]] = [(start, (start,))]
+    while stack:
+        node, path = stack.pop()
+        for nxt in graph.get(node, ()):
+            if nxt in path:
+                loop = " -> ".join((*path[path.index(nxt) :], nxt))
+                return f"a cycle ({loop})"
+            if len(path) > MAX_PREREQUISITE_DEPTH:
+                chain = " -> ".join((*path, nxt))
+                return f"chain deeper than {MAX_PREREQUISITE_DEPTH} ({chain})"
+            stack.append((nxt, (*path, nxt)))
+    return None
 
 
 def normalize_rollout(raw: Any, flag_type: str) -> dict | None:

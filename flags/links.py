@@ -6,9 +6,8 @@ the state a change would leave, before anything is written.
 
 from typing import Any
 
-from flags.engine import InvalidFlag, coerce, rule_segments
+from flags.engine import InvalidFlag, chain_problem, coerce, rule_segments
 from flags.exceptions import FlagRequired, InvalidFlagInput
-from flags.limits import MAX_PREREQUISITE_DEPTH
 from flags.models import Flag, Segment
 
 
@@ -47,24 +46,9 @@ def _check_prerequisites(key: str, prerequisites: list[dict[str, Any]]) -> None:
     }
     graph[key] = [p["flag"] for p in prerequisites]
     for start in graph:
-        _walk(graph, start)
-
-
-def _walk(graph: dict[str, list[str]], start: str) -> None:
-    """Raise InvalidFlagInput on a cycle or a chain deeper than the limit from `start`."""
-    stack: list[tuple[str, tuple[str, ...]]] = [(start, (start,))]
-    while stack:
-        node, path = stack.pop()
-        for nxt in graph.get(node, ()):
-            if nxt in path:
-                loop = " -> ".join((*path[path.index(nxt) :], nxt))
-                raise InvalidFlagInput(f"prerequisites: a cycle ({loop}).")
-            if len(path) > MAX_PREREQUISITE_DEPTH:
-                chain = " -> ".join((*path, nxt))
-                raise InvalidFlagInput(
-                    f"prerequisites: chain deeper than {MAX_PREREQUISITE_DEPTH} ({chain})."
-                )
-            stack.append((nxt, (*path, nxt)))
+        problem = chain_problem(graph, start)
+        if problem:
+            raise InvalidFlagInput(f"prerequisites: {problem}.")
 
 
 def dependents(key: str) -> list[str]:

@@ -77,21 +77,38 @@ def check_at(at: Any, now: dt.datetime | None = None) -> dt.datetime:
     return at
 
 
+def validate_schedule(
+    *,
+    key: str,
+    flag: Flag | None,
+    at: Any,
+    change: Any,
+    note: Any = "",
+    now: dt.datetime | None = None,
+) -> tuple[dt.datetime, dict[str, Any]]:
+    """Return (at, change) if `change` may be scheduled for `flag` (found by `key`) at `at`.
+
+    Raises the first problem (time, note, no flag, archived, change) as
+    InvalidFlagInput, UnknownFlag or FlagArchived; admin forms dry-run it.
+    """
+    at = check_at(at, now)
+    if not isinstance(note, str) or len(note) > NOTE_MAX or text_problem(note):
+        raise InvalidFlagInput(f"note: text of at most {NOTE_MAX} characters.")
+    if flag is None:
+        raise UnknownFlag(f"No flag {key!r}.")
+    if flag.archived:
+        raise FlagArchived(f"{key} is archived; unarchive it before scheduling a change.")
+    return at, check_change(flag, change)
+
+
 def schedule_create(
     *, key: str, at: dt.datetime, change: Any, actor: str, note: str = ""
 ) -> dict[str, Any]:
     """Validate and store a change of flag `key` to apply at `at`; return its row."""
     now = timezone.now()
-    at = check_at(at, now)
-    if not isinstance(note, str) or len(note) > NOTE_MAX or text_problem(note):
-        raise InvalidFlagInput(f"note: text of at most {NOTE_MAX} characters.")
     with transaction.atomic():
         flag = Flag.objects.filter(key=key).first()
-        if flag is None:
-            raise UnknownFlag(f"No flag {key!r}.")
-        if flag.archived:
-            raise FlagArchived(f"{key} is archived; unarchive it before scheduling a change.")
-        change = check_change(flag, change)
+        at, change = validate_schedule(key=key, flag=flag, at=at, change=change, note=note, now=now)
         schedule = FlagSchedule.objects.create(
             flag=flag, key=key, at=at, change=change, note=note, created_by=actor
         )

@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from echopilot import mirror
 from echopilot.parsers import text_problem
 from flags import services
-from flags.engine import InvalidFlag, normalize_conditions
+from flags.engine import InvalidFlag, normalize_conditions, rule_segments
 from flags.exceptions import InvalidFlagInput, RevertConflict, SegmentInUse, UnknownSegment
 from flags.limits import DESCRIPTION_MAX, SEGMENT_KEY_PREFIX, SEGMENT_NAME_MAX
 from flags.models import KEY_RE, ChangeField, Flag, FlagChange, Segment
@@ -68,27 +67,7 @@ Row = tuple[str, Any, Any]  # (field, old, new)
 def _record(
     name: str, actor: str, rows: list[Row], revert_of: int | None = None
 ) -> list[services.ChangeRow]:
-    now = timezone.now()
-    changes = [
-        services.change_row(
-            FlagChange.objects.create(
-                flag=None,
-                key=SEGMENT_KEY_PREFIX + name,
-                field=field_name,
-                old=old,
-                new=new,
-                actor=actor,
-                source=services.source_of(actor),
-                ts=now,
-                revert_of_id=revert_of,
-            )
-        )
-        for field_name, old, new in rows
-    ]
-    if changes:
-        mirror.append_many(services.STREAM, [{"type": "segment_change", **row} for row in changes])
-        services._bump_stamp()
-    return changes
+    return services.record_segment_changes(SEGMENT_KEY_PREFIX + name, actor, rows, revert_of)
 
 
 def segment_set(
@@ -134,13 +113,22 @@ def _segment_set(
     return SegmentResult(name, **spec, created=False, changes=changes)
 
 
+def _users() -> dict[str, list[str]]:
+    """Return segment name -> the flags (archived ones too) whose rules use it, sorted."""
+    users: dict[str, set[str]] = {}
+    for key, rules in Flag.objects.values_list("key", "rules"):
+        # Stored rules are normalized; a hand-edited row may hold anything else.
+        named = [
+            r for r in rules or [] if isinstance(r, dict) and isinstance(r.get("segment"), str)
+        ]
+        for name in rule_segments(named):
+            users.setdefault(name, set()).add(key)
+    return {name: sorted(keys) for name, keys in users.items()}
+
+
 def used_by(name: str) -> list[str]:
     """Return the flags (archived ones too) whose rules use segment `name`."""
-    return sorted(
-        key
-        for key, rules in Flag.objects.values_list("key", "rules")
-        if any(isinstance(r, dict) and r.get("segment") == name for r in rules or [])
-    )
+    return _users().get(name, [])
 
 
 def segment_delete(*, name: str, actor: str, revert_of: int | None = None) -> SegmentResult:
@@ -189,16 +177,12 @@ def segment_revert(row: FlagChange, *, actor: str) -> services.SetResult:
 
 def segment_list() -> list[dict[str, Any]]:
     """Return every segment with the flags that use it."""
-    usage: dict[str, list[str]] = {}
-    for key, rules in Flag.objects.values_list("key", "rules"):
-        for r in rules or []:
-            if isinstance(r, dict) and "segment" in r:
-                usage.setdefault(r["segment"], []).append(key)
+    users = _users()
     return [
         {
             "name": s.name,
             **segment_spec(s),
-            "used_by": sorted(set(usage.get(s.name, []))),
+            "used_by": users.get(s.name, []),
             "updated_by": s.updated_by,
             "updated_iso": mirror.now_iso(s.updated_at),
         }

@@ -42,6 +42,7 @@ __all__ = [
     "flag_revert",
     "flag_set",
     "flag_spec",
+    "record_segment_changes",
     "source_of",
     "validate_flag",
     "validate_key",
@@ -188,10 +189,13 @@ class _Change:
     ts: dt.datetime
     revert_of: int | None
 
-    def record(self, flag: Flag, field_name: str, old: Any, new: Any) -> ChangeRow:
+    def record(
+        self, flag: Flag | None, field_name: str, old: Any, new: Any, *, key: str = ""
+    ) -> ChangeRow:
+        """Write one history row: of `flag`, or with no flag of `key` (a segment's)."""
         row = FlagChange.objects.create(
             flag=flag,
-            key=flag.key,
+            key=flag.key if flag is not None else key,
             field=field_name,
             old=old,
             new=new,
@@ -300,10 +304,27 @@ def _update(flag: Flag, change: _Change, fields: dict[str, Any]) -> SetResult:
     return SetResult(flag.key, new_type, flag.value, previous, False, changes)
 
 
-def _finish(changes: list[ChangeRow]) -> None:
-    mirror.append_many(STREAM, [{"type": "flag_change", **row} for row in changes])
-    metrics.flag_changed(changes[0]["source"], len(changes))
+def _finish(changes: list[ChangeRow], kind: str = "flag_change") -> None:
+    """Mirror `changes` (after commit), count a flag's, and replace the shared stamp."""
+    mirror.append_many(STREAM, [{"type": kind, **row} for row in changes])
+    if kind == "flag_change":
+        metrics.flag_changed(changes[0]["source"], len(changes))
     _bump_stamp()
+
+
+def record_segment_changes(
+    key: str, actor: str, rows: list[tuple[str, Any, Any]], revert_of: int | None = None
+) -> list[ChangeRow]:
+    """Record a segment's (field, old, new) rows under `key` (no flag), as flag changes are.
+
+    Mirrored as `segment_change`; the stamp is replaced so every process
+    reloads the flags that use the segment. No rows: nothing is done.
+    """
+    change = _Change(actor, source_of(actor), timezone.now(), revert_of)
+    changes = [change.record(None, name, old, new, key=key) for name, old, new in rows]
+    if changes:
+        _finish(changes, "segment_change")
+    return changes
 
 
 def flag_revert(*, change_id: int, actor: str) -> SetResult:

@@ -27,8 +27,7 @@ from django.core.cache import caches
 
 from flags import usage
 from flags.compiled import CompiledFlag, compile_conditions, compile_flag, contains_attributes
-from flags.engine import InvalidFlag, Reason, normalize_conditions
-from flags.limits import MAX_PREREQUISITE_DEPTH
+from flags.engine import InvalidFlag, Reason, chain_problem, normalize_conditions
 
 logger = logging.getLogger("flags")
 
@@ -142,19 +141,8 @@ def _segments() -> dict[str, tuple]:
 
 def _unsafe_prerequisites(flags: dict[str, CompiledFlag]) -> set[str]:
     """Return flags whose prerequisite chain loops or runs too deep (a hand-edited row)."""
-    unsafe = set()
-    for key in flags:
-        stack = [(key, 0, (key,))]
-        while stack:
-            current, depth, path = stack.pop()
-            flag = flags.get(current)
-            for p in flag.prerequisites if flag else ():
-                if p["flag"] in path or depth + 1 > MAX_PREREQUISITE_DEPTH:
-                    unsafe.add(key)
-                    stack = []
-                    break
-                stack.append((p["flag"], depth + 1, (*path, p["flag"])))
-    return unsafe
+    graph = {key: [p["flag"] for p in flag.prerequisites] for key, flag in flags.items()}
+    return {key for key in flags if chain_problem(graph, key)}
 
 
 def build(stamp: str) -> Snapshot:

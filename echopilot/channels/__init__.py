@@ -56,10 +56,13 @@ def timeout() -> float:
     return value if 0 < value <= 300 else 10.0
 
 
-def announce(names: list[str], text: str) -> None:
-    """Send `text` once to each named channel (best effort: never raises)."""
+def announce(names: list[str], text: str, conf: Config | None = None) -> None:
+    """Send `text` once to each named channel (best effort: never raises).
+
+    `conf`: the configuration the caller already loaded (default: load it).
+    """
     try:
-        channels = configured()
+        channels = conf.channels if conf is not None else configured()
         for name in dict.fromkeys(names):
             channel = channels.get(name)
             if channel is None:
