@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import KEY, ROOT, gunicorn, manage, wrk
-from tests.processes import workspace_env
+from bench.common import KEY, ROOT, gunicorn, workspace, wrk
 
 EVENTS = int(os.environ.get("BENCH_EXP_EVENTS", "10000000"))
 USERS = int(os.environ.get("BENCH_EXP_USERS", str(max(EVENTS // 10, 2))))
@@ -223,9 +222,7 @@ def run() -> list[str]:
     sys.path.insert(0, str(ROOT))
     if not _fresh_database():
         return []
-    with tempfile.TemporaryDirectory(prefix="echopilot-exp-pg-", dir=ROOT / "var") as tmp:
-        env = workspace_env(Path(tmp), DATABASE_URL=PG_URL)
-        manage("migrate", "--noinput", "-v0", env=env)
+    with workspace(DATABASE_URL=PG_URL) as (_, env):
         child = subprocess.run(
             [sys.executable, "-m", "bench.bench_experiments_pg", "child"],
             cwd=ROOT,

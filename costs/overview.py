@@ -7,8 +7,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from costs.admin import BUDGET_SETTING
 from costs.charts import money, sparkline
 from costs.models import CostReport
+from costs.services import DEFAULT_THRESHOLDS
 
 SPARK_DAYS = 30
 # Reports read for the sparkline at most (a report every few minutes for 30 days
@@ -16,7 +18,8 @@ SPARK_DAYS = 30
 SPARK_ROWS = 2000
 
 
-COLOURS = ((100.0, "bad"), (80.0, "warn"), (50.0, "notice"))
+# (lowest percentage, class), highest first: the default thresholds named in order.
+COLOURS = tuple(reversed(tuple(zip(DEFAULT_THRESHOLDS, ("notice", "warn", "bad"), strict=True))))
 
 
 def colour(percent: float | None) -> str:
@@ -56,7 +59,7 @@ def card(request: HttpRequest) -> dict[str, Any]:
         "budget": None if budget is None else money(budget, latest.currency),
         "percent": latest.percent_used,
         "colour": colour(latest.percent_used) if budget is not None else "",
-        "budget_setting": "COST_MONTHLY_BUDGET_USD",
+        "budget_setting": BUDGET_SETTING,
         "spark": sparkline(values, budget=budget),
         "spark_days": len(values),
         "spark_low": money(min(values), latest.currency) if values else "",

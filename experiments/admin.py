@@ -4,7 +4,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
@@ -12,7 +11,7 @@ from echopilot.admin import reported
 from echopilot.auth import admin_actor
 from echopilot.exceptions import ServiceError
 from experiments import charts, selectors, services
-from experiments.models import Experiment, ExposureDay, Status
+from experiments.models import Experiment, Status
 from experiments.verdict import chance
 
 
@@ -82,15 +81,25 @@ class ExperimentAdmin(admin.ModelAdmin):
     change_form_template = "admin/experiments/experiment/change_form.html"
 
     def get_queryset(self, request):
-        # The list's per-variant exposures: one more query for the whole page.
-        days = Prefetch("exposure_days", queryset=ExposureDay.objects.only("variant", "users"))
-        return selectors.list_experiments().prefetch_related(days)
+        return selectors.list_experiments()
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None:
+            # The list's per-variant exposures: one grouped read for the whole page
+            # (the page's rows are read here, and the template shows the same rows).
+            page = list(cl.result_list)
+            exposed = selectors.exposures_by_experiment(page)
+            for exp in page:
+                exp.exposed_per_variant = exposed[exp.pk]
+        return response
 
     @admin.display(description="exposures per variant")
     def per_variant(self, obj):
-        counts = dict.fromkeys(obj.variants, 0)
-        for row in obj.exposure_days.all():
-            counts[row.variant] = counts.get(row.variant, 0) + row.users
+        counts = getattr(obj, "exposed_per_variant", None)
+        if counts is None:  # not from a list page
+            counts = selectors.exposures_by_experiment([obj])[obj.pk]
         return " · ".join(f"{v}: {n:,}" for v, n in counts.items())
 
     # An experiment with exposures is evidence: it can be stopped, never deleted.
@@ -330,8 +339,7 @@ def results_context(exp: Experiment, event: str | None) -> dict:
     primary = selectors.metric_events(exp)[0]
     event = event or (primary if primary in names or not names else names[0])
     try:
-        data = selectors.results(experiment=exp.key, event=event)
-        every = selectors.results_all(experiment=exp.key)
+        data, every = selectors.results_with_all(experiment=exp.key, event=event)
         series = selectors.timeseries(experiment=exp.key, event=event, days=30)
     except ServiceError as exc:
         return {"results_error": exc.detail, "event_names": names}

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, TypedDict
 
-from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -114,6 +114,24 @@ def _exposure_sums(
 def exposures_per_variant(exp: Experiment) -> dict[str, int]:
     """Return exposed users per variant, every variant present (one indexed read)."""
     return exposure_totals(exp)[0]
+
+
+def exposures_by_experiment(experiments: Sequence[Experiment]) -> dict[int, dict[str, int]]:
+    """Return exposed users per variant of each experiment, by pk (one grouped read).
+
+    For a page that lists several experiments (the admin's list): every declared
+    variant first (0 when none was exposed), then any other variant with exposures,
+    in the order of its first exposure day.
+    """
+    out = {exp.pk: dict.fromkeys(exp.variants, 0) for exp in experiments}
+    if not out:
+        return out
+    days = ExposureDay.objects.filter(experiment__in=list(out))
+    rows = _exposure_sums(days, "experiment").annotate(first=Min("day"))
+    for row in sorted(rows, key=lambda r: (r["first"], r["variant"])):
+        counts = out[row["experiment"]]
+        counts[row["variant"]] = counts.get(row["variant"], 0) + int(row["n"] or 0)
+    return out
 
 
 def format_arms(exp: Experiment) -> str:
@@ -324,6 +342,31 @@ def results_all(*, experiment: str) -> dict[str, Any]:
     exp = get_experiment(experiment)
     users, recent = exposure_totals(exp)
     return _all_metrics(exp, users, recent, counts_for_events(exp, metric_events(exp), users))
+
+
+def results_with_all(*, experiment: str, event: str) -> tuple[Results, dict[str, Any]]:
+    """Return `results(…, event=event)` and `results_all(…)` of `experiment`.
+
+    When `event` is one of the declared metrics, its results are taken from
+    `results_all` (the same document, without reading everything twice).
+    """
+    check_event_name(event)
+    every = results_all(experiment=experiment)
+    body = every["metrics"].get(event)
+    if body is None:
+        return results(experiment=experiment, event=event), every
+    data: Results = {
+        "experiment": every["experiment"],
+        "event": event,
+        "status": every["status"],
+        "variants": body["variants"],
+        "srm": body["srm"],
+        "analysis": every["analysis"],
+        "planned_users": every["planned_users"],
+        "progress": every["progress"],
+        "eta_days": every["eta_days"],
+    }
+    return data, every
 
 
 def results_all_many(experiments: Sequence[Experiment]) -> dict[str, dict[str, Any]]:

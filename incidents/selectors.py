@@ -4,8 +4,9 @@ import datetime as dt
 from typing import Any
 
 from echopilot import channels
-from echopilot.exceptions import Invalid, NotFound
+from echopilot.exceptions import Invalid
 from echopilot.mirror import iso
+from incidents.errors import IncidentNotFound
 from incidents.models import Incident, IncidentEvent, IncidentNote, Silence
 
 # What `list_incidents(status=…)` filters on: a state, or "active" (open or acknowledged).
@@ -15,10 +16,6 @@ LIST_LIMIT_MAX = 500
 LIST_LIMIT_DEFAULT = 50
 # Silences listed at most.
 SILENCES_LIMIT = 500
-
-
-class _IncidentNotFound(NotFound):
-    code = "unknown_incident"  # as services.IncidentNotFound (services import this module)
 
 
 def incident_dict(
@@ -83,7 +80,7 @@ def incident_detail(incident_id: int) -> dict[str, Any]:
     """Return one incident with its alerts, runbooks and timeline (ISO times)."""
     incident = Incident.objects.prefetch_related("alerts").filter(pk=incident_id).first()
     if incident is None:
-        raise _IncidentNotFound(f"No incident with id {incident_id}.")
+        raise IncidentNotFound(f"No incident with id {incident_id}.")
     data = incident_dict(incident, alerts=True)
     data["timeline"] = [{**entry, "at": iso(entry["at"])} for entry in timeline(incident)]
     return data

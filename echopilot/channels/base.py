@@ -74,20 +74,31 @@ def retry_after_header(response: requests.Response) -> float | None:
         return None
 
 
+def post_once(
+    url: str, *, timeout: float, what: str, where: str | None = None, **kwargs: Any
+) -> requests.Response | SendResult:
+    """POST once without following redirects; return the response, or the failed send.
+
+    The error names `what` was waited for, and `where` (default `what`) could not
+    be reached; never the exception's text (it may hold the URL).
+    """
+    try:
+        return requests.post(url, timeout=timeout, allow_redirects=False, **kwargs)
+    except requests.Timeout:
+        return SendResult(False, error=f"timed out waiting for {what}")
+    except requests.ConnectionError:
+        return SendResult(False, error=f"cannot connect to {where or what}")
+    except requests.RequestException as exc:
+        return SendResult(False, error=f"request failed ({type(exc).__name__})")
+
+
 def http_post(
     url: str, *, body: bytes, headers: dict[str, str], timeout: float, what: str
 ) -> SendResult:
     """POST once without following redirects; 2xx is accepted, anything else fails."""
-    try:
-        response = requests.post(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-        )
-    except requests.Timeout:
-        return SendResult(False, error=f"timed out waiting for {what}")
-    except requests.ConnectionError:
-        return SendResult(False, error=f"cannot connect to {what}")
-    except requests.RequestException as exc:
-        return SendResult(False, error=f"request failed ({type(exc).__name__})")
+    response = post_once(url, data=body, headers=headers, timeout=timeout, what=what)
+    if isinstance(response, SendResult):
+        return response
     status = response.status_code
     if 200 <= status < 300:
         return SendResult(True)

@@ -5,7 +5,13 @@ The token is part of the request URL, so no error text comes from `requests`.
 
 import requests
 
-from echopilot.channels.base import Channel, Message, SendResult, retry_after_header
+from echopilot.channels.base import (
+    Channel,
+    Message,
+    SendResult,
+    post_once,
+    retry_after_header,
+)
 
 # Telegram refuses messages over 4,096 characters (counted in UTF-16 units).
 MAX_MESSAGE = 4096
@@ -62,19 +68,15 @@ class TelegramChannel(Channel):
     def send(self, message: Message, *, timeout: float) -> SendResult:
         """Make one sendMessage request; return what happened, without the URL."""
         url = f"{self.api_base.rstrip('/')}/bot{self.token}/sendMessage"
-        try:
-            response = requests.post(
-                url,
-                json={"chat_id": self.chat_id, "text": fit(message.text)},
-                timeout=timeout,
-                allow_redirects=False,
-            )
-        except requests.Timeout:
-            return SendResult(False, error="timed out waiting for Telegram")
-        except requests.ConnectionError:
-            return SendResult(False, error="cannot connect to the Telegram API")
-        except requests.RequestException as exc:
-            return SendResult(False, error=f"request failed ({type(exc).__name__})")
+        response = post_once(
+            url,
+            json={"chat_id": self.chat_id, "text": fit(message.text)},
+            timeout=timeout,
+            what="Telegram",
+            where="the Telegram API",
+        )
+        if isinstance(response, SendResult):
+            return response
         if response.status_code == 429:
             return SendResult(False, error=_describe(response), retry_after=_retry_after(response))
         if response.status_code != 200:
