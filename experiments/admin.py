@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from echopilot.admin import reported
 from echopilot.auth import admin_actor
 from echopilot.exceptions import ServiceError
-from experiments import charts, selectors, services
+from experiments import charts, selectors, services, timeseries
 from experiments.models import Experiment, Status
 from experiments.verdict import chance
 
@@ -340,7 +340,7 @@ def results_context(exp: Experiment, event: str | None) -> dict:
     event = event or (primary if primary in names or not names else names[0])
     try:
         data, every = selectors.results_with_all(experiment=exp.key, event=event)
-        series = selectors.timeseries(experiment=exp.key, event=event, days=30)
+        series = timeseries.timeseries(experiment=exp.key, event=event, days=30)
     except ServiceError as exc:
         return {"results_error": exc.detail, "event_names": names}
     # The verdict is about the primary metric, with every guardrail.

@@ -11,7 +11,7 @@ from echopilot.exceptions import Invalid
 from echopilot.parsers import text_problem
 from echopilot.schema import NO_NUL, SOME_TEXT
 from echopilot.serializers import ErrorSerializer
-from experiments import selectors, services
+from experiments import selectors, services, timeseries
 from experiments.limits import (
     BATCH_MAX,
     DAYS_DEFAULT,
@@ -305,7 +305,7 @@ class TimeseriesView(APIView):
         return Response(
             {
                 "ok": True,
-                **selectors.timeseries(
+                **timeseries.timeseries(
                     experiment=data["exp"], event=data["event"], days=data["days"]
                 ),
             }

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from experiments import selectors, services
+from experiments import selectors, services, timeseries
 from experiments.models import Event, EventDay, Exposure, ExposureDay, UserEvent
 from tests.conftest import TEST_KEY
 
@@ -70,12 +70,14 @@ def test_every_write_path_keeps_aggregates_equal_to_a_recount(seeded, monkeypatc
         actor="t",
     )
     stored = selectors.results(experiment="onboarding_flow", event="conversion")
-    series = selectors.timeseries(experiment="onboarding_flow", event="conversion", days=30)
+    series = timeseries.timeseries(experiment="onboarding_flow", event="conversion", days=30)
     [result] = services.recount(key="onboarding_flow")
     assert result.difference_count == 0, result.differences
     assert result.compared > 100
     assert selectors.results(experiment="onboarding_flow", event="conversion") == stored
-    assert selectors.timeseries(experiment="onboarding_flow", event="conversion", days=30) == series
+    assert (
+        timeseries.timeseries(experiment="onboarding_flow", event="conversion", days=30) == series
+    )
     want = brute_force("onboarding_flow", "conversion")
     for row in selectors.variant_counts(selectors.get_experiment("onboarding_flow"), "conversion"):
         users, converters, total, sq = want[row["variant"]]

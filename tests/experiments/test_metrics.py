@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from experiments import selectors, services
+from experiments import selectors, services, timeseries
 from experiments import stats as ours
 from experiments.assignment import assign_variant
 from tests.experiments.test_sequential import ref_seq_ci
@@ -236,5 +236,5 @@ def test_more_converters_than_users_is_capped_not_a_500(make_exp):
     services.recount(key="odd")
     data = selectors.results(experiment="odd")
     assert all(v["converters"] <= v["users"] for v in data["variants"])
-    series = selectors.timeseries(experiment="odd")
+    series = timeseries.timeseries(experiment="odd")
     assert all(v["converters"] <= v["users"] for d in series["days"] for v in d["variants"])

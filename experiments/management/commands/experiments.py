@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 
 from echopilot.commands import AppCommand
 from echopilot.exceptions import ServiceError
-from experiments import selectors, services
+from experiments import selectors, services, timeseries
 from experiments.limits import USER_MAX
 from experiments.models import Status
 
@@ -186,7 +186,7 @@ class Command(AppCommand):
         self.write_json({"ok": True, **result}, indent=2)
 
     def do_timeseries(self, options: dict[str, Any]) -> None:
-        data = selectors.timeseries(
+        data = timeseries.timeseries(
             experiment=options["experiment"], event=options["event"], days=options["days"]
         )
         self.write_json({"ok": True, **data}, indent=2)
