@@ -104,7 +104,7 @@ def load_and_time() -> dict:
     django.setup()
     from django.db import connection
 
-    from experiments import selectors, services
+    from experiments import selectors, services, timeseries
 
     exp = services.experiment_create(
         key="bench", variants=["A", "B"], salt="BENCH-SALT", actor="bench"
@@ -129,7 +129,7 @@ def load_and_time() -> dict:
     for name, call in (
         ("results", lambda: selectors.results(experiment="bench", event="conversion")),
         ("results_all", lambda: selectors.results_all(experiment="bench")),
-        ("timeseries", lambda: selectors.timeseries(experiment="bench", days=30)),
+        ("timeseries", lambda: timeseries.timeseries(experiment="bench", days=30)),
     ):
         runs = []
         for _ in range(7):
